@@ -1,0 +1,177 @@
+//! CF decoding of raw hyperslabs into Arrow arrays: unpacking, missing values
+//! to NULL, and broadcasting of variables that lack some grid axes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, ArrowPrimitiveType, PrimitiveArray};
+use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer, ScalarBuffer};
+use datafusion::arrow::datatypes::{
+    DataType, Field, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
+};
+
+use crate::Result;
+use crate::cf::Packing;
+use crate::grid::{RawValues, Role, Slab, SourceType, VarInfo};
+
+/// Arrow type of a decoded variable: Float64 when packed, else the stored type.
+pub fn output_type(var: &VarInfo) -> DataType {
+    if var.packing.is_packed() {
+        return DataType::Float64;
+    }
+    match var.dtype {
+        SourceType::I8 => DataType::Int8,
+        SourceType::U8 => DataType::UInt8,
+        SourceType::I16 => DataType::Int16,
+        SourceType::U16 => DataType::UInt16,
+        SourceType::I32 => DataType::Int32,
+        SourceType::U32 => DataType::UInt32,
+        SourceType::I64 => DataType::Int64,
+        SourceType::U64 => DataType::UInt64,
+        SourceType::F32 => DataType::Float32,
+        SourceType::F64 => DataType::Float64,
+    }
+}
+
+/// The Arrow field of a decoded variable, with its CF attributes as metadata.
+pub fn output_field(var: &VarInfo) -> Field {
+    let metadata: HashMap<String, String> = var.attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    Field::new(&var.name, output_type(var), true).with_metadata(metadata)
+}
+
+/// Decodes the raw values of `var` read over `slab` into an Arrow array with
+/// one element per cell of the slab, in (time, depth, lat, lon) order.
+pub fn to_arrow(var: &VarInfo, raw: &RawValues, slab: &Slab) -> Result<ArrayRef> {
+    let order = broadcast_order(&var.dims, slab);
+    let p = &var.packing;
+    let array: ArrayRef = if p.is_packed() {
+        let values = match raw {
+            RawValues::I8(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::U8(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::I16(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::U16(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::I32(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::U32(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::I64(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::U64(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::F32(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::F64(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x), |x| x),
+        };
+        Arc::new(values)
+    } else {
+        match raw {
+            RawValues::I8(v) => Arc::new(decode::<_, Int8Type>(v, &order, p, |x| x, |x| x as f64)),
+            RawValues::U8(v) => Arc::new(decode::<_, UInt8Type>(v, &order, p, |x| x, |x| x as f64)),
+            RawValues::I16(v) => Arc::new(decode::<_, Int16Type>(v, &order, p, |x| x, |x| x as f64)),
+            RawValues::U16(v) => Arc::new(decode::<_, UInt16Type>(v, &order, p, |x| x, |x| x as f64)),
+            RawValues::I32(v) => Arc::new(decode::<_, Int32Type>(v, &order, p, |x| x, |x| x as f64)),
+            RawValues::U32(v) => Arc::new(decode::<_, UInt32Type>(v, &order, p, |x| x, |x| x as f64)),
+            RawValues::I64(v) => Arc::new(decode::<_, Int64Type>(v, &order, p, |x| x, |x| x as f64)),
+            RawValues::U64(v) => Arc::new(decode::<_, UInt64Type>(v, &order, p, |x| x, |x| x as f64)),
+            RawValues::F32(v) => Arc::new(decode::<_, Float32Type>(v, &order, p, |x| x, |x| x as f64)),
+            RawValues::F64(v) => Arc::new(decode::<_, Float64Type>(v, &order, p, |x| x, |x| x)),
+        }
+    };
+    Ok(array)
+}
+
+/// For each output cell, the index of its raw value; `None` when the variable
+/// has all the slab's axes in canonical order (raw order is output order).
+fn broadcast_order(dims: &[Role], slab: &Slab) -> Option<Vec<usize>> {
+    let full = dims.len() == 4 || {
+        // Axes missing from the variable but of length 1 in the slab do not change the order.
+        (0..4).all(|a| dims.iter().any(|r| r.axis() == a) || slab.count[a] == 1)
+    };
+    if full && dims.windows(2).all(|w| w[0].axis() < w[1].axis()) {
+        return None;
+    }
+    // Stride of each canonical axis in the raw (storage-order) array; 0 when absent.
+    let mut stride = [0usize; 4];
+    let mut s = 1;
+    for r in dims.iter().rev() {
+        stride[r.axis()] = s;
+        s *= slab.count[r.axis()];
+    }
+    let c = slab.count;
+    let mut order = Vec::with_capacity(slab.len());
+    for t in 0..c[0] {
+        for d in 0..c[1] {
+            for y in 0..c[2] {
+                let base = t * stride[0] + d * stride[1] + y * stride[2];
+                order.extend((0..c[3]).map(|x| base + x * stride[3]));
+            }
+        }
+    }
+    Some(order)
+}
+
+/// Maps raw values to Arrow values, turning missing ones into NULL.
+fn decode<R: Copy, T: ArrowPrimitiveType>(
+    raw: &[R],
+    order: &Option<Vec<usize>>,
+    packing: &Packing,
+    value: impl Fn(R) -> T::Native,
+    as_f64: impl Fn(R) -> f64,
+) -> PrimitiveArray<T> {
+    let check = packing.has_missing_rules() || std::mem::size_of::<R>() >= 4;
+    let mut values = Vec::with_capacity(order.as_ref().map_or(raw.len(), Vec::len));
+    let mut valid = Vec::with_capacity(values.capacity());
+    let mut push = |r: R| {
+        let missing = check && packing.is_missing(as_f64(r));
+        valid.push(!missing);
+        values.push(if missing { T::Native::default() } else { value(r) });
+    };
+    match order {
+        None => raw.iter().for_each(|&r| push(r)),
+        Some(order) => order.iter().for_each(|&i| push(raw[i])),
+    }
+    let nulls = NullBuffer::new(BooleanBuffer::from(valid));
+    let nulls = (nulls.null_count() > 0).then_some(nulls);
+    PrimitiveArray::<T>::new(ScalarBuffer::from(values), nulls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Array, Float64Array, Int16Array};
+    use std::collections::BTreeMap;
+
+    fn var(dims: Vec<Role>, packing: Packing, dtype: SourceType) -> VarInfo {
+        VarInfo { name: "v".into(), dims, dtype, packing, attrs: BTreeMap::new(), chunks: vec![] }
+    }
+
+    #[test]
+    fn unpacks_and_masks_fill_values() {
+        let p = Packing { scale_factor: Some(0.01), add_offset: Some(20.0), fill_value: Some(-32768.0), ..Default::default() };
+        let v = var(vec![Role::Time, Role::Lat, Role::Lon], p, SourceType::I16);
+        let slab = Slab { start: [0; 4], count: [1, 1, 1, 3] };
+        let a = to_arrow(&v, &RawValues::I16(vec![100, -32768, -200]), &slab).unwrap();
+        let a = a.as_any().downcast_ref::<Float64Array>().unwrap();
+        assert!((a.value(0) - 21.0).abs() < 1e-12);
+        assert!(a.is_null(1));
+        assert!((a.value(2) - 18.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn masks_valid_range_and_keeps_integers() {
+        let p = Packing { valid_min: Some(0.0), valid_max: Some(5.0), ..Default::default() };
+        let v = var(vec![Role::Lat, Role::Lon], p, SourceType::I16);
+        let slab = Slab { start: [0; 4], count: [1, 1, 1, 3] };
+        let a = to_arrow(&v, &RawValues::I16(vec![3, 7, -1]), &slab).unwrap();
+        let a = a.as_any().downcast_ref::<Int16Array>().unwrap();
+        assert_eq!(a.value(0), 3);
+        assert_eq!(a.null_count(), 2);
+    }
+
+    #[test]
+    fn broadcasts_a_static_field_over_time() {
+        let v = var(vec![Role::Lat, Role::Lon], Packing::default(), SourceType::F64);
+        let slab = Slab { start: [0; 4], count: [2, 1, 1, 2] };
+        let a = to_arrow(&v, &RawValues::F64(vec![1.0, f64::NAN]), &slab).unwrap();
+        let a = a.as_any().downcast_ref::<Float64Array>().unwrap();
+        assert_eq!(a.len(), 4);
+        assert_eq!(a.value(2), 1.0);
+        assert!(a.is_null(3));
+    }
+}

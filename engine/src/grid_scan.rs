@@ -1,0 +1,512 @@
+//! `GridScanExec`: reads the hyperslabs of a gridded product that intersect
+//! the query window, in parallel partitions, with pruning metrics.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::{ArrayRef, DictionaryArray, Float64Array, Int32Array, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::datatypes::{Int32Type, SchemaRef};
+use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, internal_err};
+use datafusion::error::Result;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, Time};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    ReplaceChildrenOptions,
+};
+use futures::StreamExt;
+use oceanql_connectors::{GridInfo, GridReader, Slab, VarInfo, decode};
+
+use crate::grid_table::{GridColumn, GridProduct};
+use crate::window::{Ranges, Window};
+
+/// Target number of cells in one unit of work (one record batch).
+const TARGET_CELLS: usize = 1 << 18;
+
+/// One hyperslab of one granule to read.
+#[derive(Clone, Debug)]
+struct Unit {
+    granule: usize,
+    slab: Slab,
+    /// Chunks of the reference variable this unit reads first (not counted by an earlier unit).
+    new_chunks: u64,
+}
+
+/// What the planner decided before reading anything.
+#[derive(Clone, Debug, Default)]
+struct PlanSummary {
+    granules_total: usize,
+    granules_selected: usize,
+    chunks_total: u64,
+    chunks_selected: u64,
+}
+
+/// Scan of a gridded product restricted to a space-time window.
+#[derive(Debug)]
+pub struct GridScanExec {
+    product: Arc<GridProduct>,
+    projection: Vec<usize>,
+    schema: SchemaRef,
+    window: Window,
+    limit: Option<usize>,
+    partitions: Vec<Arc<Vec<Unit>>>,
+    summary: PlanSummary,
+    metrics: ExecutionPlanMetricsSet,
+    cache: Arc<PlanProperties>,
+}
+
+impl GridScanExec {
+    pub fn try_new(
+        product: Arc<GridProduct>,
+        projection: Vec<usize>,
+        window: Window,
+        limit: Option<usize>,
+        target_partitions: usize,
+    ) -> Result<Self> {
+        let schema = Arc::new(product.schema.project(&projection)?);
+        let columns: Vec<GridColumn> = projection.iter().map(|&i| product.columns[i]).collect();
+        let reference = reference_var(&product, &columns);
+        let (units, summary) = plan_units(&product, &window, reference);
+        let partitions = split(units, target_partitions.max(1));
+        let cache = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(schema.clone()),
+            Partitioning::UnknownPartitioning(partitions.len()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        let metrics = ExecutionPlanMetricsSet::new();
+        let global = |name: &'static str, value: u64| MetricBuilder::new(&metrics).global_counter(name).add(value as usize);
+        global("granules_total", summary.granules_total as u64);
+        global("granules_pruned", (summary.granules_total - summary.granules_selected) as u64);
+        global("chunks_pruned", summary.chunks_total - summary.chunks_selected);
+        Ok(GridScanExec { product, projection, schema, window, limit, partitions, summary, metrics, cache })
+    }
+
+    fn columns(&self) -> Vec<GridColumn> {
+        self.projection.iter().map(|&i| self.product.columns[i]).collect()
+    }
+}
+
+/// The variable whose chunks are counted: the first projected one, else the product's first.
+fn reference_var<'a>(product: &'a GridProduct, columns: &[GridColumn]) -> Option<&'a VarInfo> {
+    let first = product.first();
+    columns
+        .iter()
+        .find_map(|c| match c {
+            GridColumn::Var(i) => first.vars.get(*i),
+            _ => None,
+        })
+        .or(first.vars.first())
+}
+
+/// Turns the window into units of work over every granule it touches.
+fn plan_units(product: &GridProduct, window: &Window, reference: Option<&VarInfo>) -> (Vec<Unit>, PlanSummary) {
+    let first = product.first();
+    let depth_axis = first.depth.clone().unwrap_or_else(|| vec![0.0]);
+    let depth_runs = if first.depth.is_some() { window.depth.runs(&depth_axis) } else { vec![(0, 1)] };
+    let lat_runs = window.lat.runs(&first.lat);
+    let lon_runs = window.lon.runs(&first.lon);
+    let chunk_shape = canonical_chunks(reference);
+    let mut summary = PlanSummary { granules_total: product.granules.len(), ..Default::default() };
+    let mut units = Vec::new();
+    for (g, info) in product.granules.iter().enumerate() {
+        let shape = info.shape();
+        summary.chunks_total += (0..4).map(|a| shape[a].div_ceil(chunk_shape[a]) as u64).product::<u64>();
+        let time_runs = if info.has_time { window.time.runs(&info.time.iter().map(|&t| t as f64).collect::<Vec<_>>()) } else { time_runs_without_axis(&window.time) };
+        if time_runs.is_empty() || depth_runs.is_empty() || lat_runs.is_empty() || lon_runs.is_empty() {
+            continue;
+        }
+        summary.granules_selected += 1;
+        let mut seen = HashSet::new();
+        let runs = [time_runs, depth_runs.clone(), lat_runs.clone(), lon_runs.clone()];
+        for slab in slabs(&runs, &chunk_shape, shape) {
+            let new_chunks = if reference.is_some() { count_new_chunks(&slab, &chunk_shape, &mut seen) } else { 0 };
+            units.push(Unit { granule: g, slab, new_chunks });
+        }
+        summary.chunks_selected += seen.len() as u64;
+    }
+    (units, summary)
+}
+
+/// A granule without a time axis has NULL times: it matches only an unconstrained time window.
+fn time_runs_without_axis(time: &Ranges) -> Vec<(usize, usize)> {
+    if time.is_all() { vec![(0, 1)] } else { vec![] }
+}
+
+/// Chunk shape of the reference variable in canonical (time, depth, lat, lon) order.
+fn canonical_chunks(var: Option<&VarInfo>) -> [usize; 4] {
+    let mut shape = [usize::MAX; 4];
+    if let Some(v) = var {
+        for (role, &c) in v.dims.iter().zip(&v.chunks) {
+            shape[role.axis()] = c.max(1);
+        }
+    }
+    // Axes the variable lacks are never split by its chunks.
+    shape.map(|c| if c == usize::MAX { usize::MAX / 2 } else { c })
+}
+
+/// Cuts the Cartesian product of runs into chunk-aligned slabs of about [`TARGET_CELLS`].
+fn slabs(runs: &[Vec<(usize, usize)>; 4], chunks: &[usize; 4], shape: [usize; 4]) -> Vec<Slab> {
+    let mut out = Vec::new();
+    for &(t0, t1) in &runs[0] {
+        for t in pieces(t0, t1, chunks[0].min(shape[0].max(1))) {
+            for &(d0, d1) in &runs[1] {
+                for &(y0, y1) in &runs[2] {
+                    for &(x0, x1) in &runs[3] {
+                        let plane = (x1 - x0) * (d1 - d0) * (t.1 - t.0);
+                        let rows = (TARGET_CELLS / plane.max(1)).max(1);
+                        let band = (rows / chunks[2].max(1)).max(1).saturating_mul(chunks[2]);
+                        for y in aligned_pieces(y0, y1, chunks[2], band) {
+                            out.push(Slab { start: [t.0, d0, y.0, x0], count: [t.1 - t.0, d1 - d0, y.1 - y.0, x1 - x0] });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Splits [a, b) at multiples of `chunk`.
+fn pieces(a: usize, b: usize, chunk: usize) -> Vec<(usize, usize)> {
+    aligned_pieces(a, b, chunk, chunk)
+}
+
+/// Splits [a, b) into pieces of at most `band` that end on multiples of `chunk`.
+fn aligned_pieces(a: usize, b: usize, chunk: usize, band: usize) -> Vec<(usize, usize)> {
+    let chunk = chunk.max(1);
+    let band = band.max(chunk);
+    let mut out = Vec::new();
+    let mut s = a;
+    while s < b {
+        let limit = (s / chunk) * chunk + band;
+        let e = limit.min(b);
+        out.push((s, e));
+        s = e;
+    }
+    out
+}
+
+/// Counts the chunks a slab touches that no earlier slab of the granule touched.
+fn count_new_chunks(slab: &Slab, chunks: &[usize; 4], seen: &mut HashSet<[usize; 4]>) -> u64 {
+    let range = |a: usize| (slab.start[a] / chunks[a], (slab.start[a] + slab.count[a] - 1) / chunks[a]);
+    let r = [range(0), range(1), range(2), range(3)];
+    let mut fresh = 0;
+    for t in r[0].0..=r[0].1 {
+        for d in r[1].0..=r[1].1 {
+            for y in r[2].0..=r[2].1 {
+                for x in r[3].0..=r[3].1 {
+                    fresh += u64::from(seen.insert([t, d, y, x]));
+                }
+            }
+        }
+    }
+    fresh
+}
+
+/// Deals units to partitions in contiguous runs so that each granule is opened by few partitions.
+fn split(units: Vec<Unit>, n: usize) -> Vec<Arc<Vec<Unit>>> {
+    let n = n.min(units.len()).max(1);
+    let per = units.len().div_ceil(n).max(1);
+    let mut parts: Vec<Arc<Vec<Unit>>> = units.chunks(per).map(|c| Arc::new(c.to_vec())).collect();
+    if parts.is_empty() {
+        parts.push(Arc::new(Vec::new()));
+    }
+    parts
+}
+
+impl DisplayAs for GridScanExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let names: Vec<&str> = self.schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let s = &self.summary;
+        write!(
+            f,
+            "GridScanExec: format={}, location={}, granules={}/{}, chunks={}/{}, projection=[{}]",
+            self.product.format.name(),
+            self.product.location,
+            s.granules_selected,
+            s.granules_total,
+            s.chunks_selected,
+            s.chunks_total,
+            names.join(", ")
+        )?;
+        let w = &self.window;
+        for (name, r) in [("time", &w.time), ("depth", &w.depth), ("lat", &w.lat), ("lon", &w.lon)] {
+            if !r.is_all() {
+                write!(f, ", {name}={}", describe_ranges(r, name == "time"))?;
+            }
+        }
+        if let Some(l) = self.limit {
+            write!(f, ", limit={l}")?;
+        }
+        Ok(())
+    }
+}
+
+fn describe_ranges(r: &Ranges, time: bool) -> String {
+    let show = |x: f64| {
+        if !x.is_finite() {
+            return if x < 0.0 { "-inf".to_string() } else { "inf".to_string() };
+        }
+        if time { oceanql_connectors::cf::format_micros(x as i64) } else { format!("{x}") }
+    };
+    let parts: Vec<String> = r
+        .0
+        .iter()
+        .map(|i| {
+            format!("{}{}, {}{}", if i.lo_incl { "[" } else { "(" }, show(i.lo), show(i.hi), if i.hi_incl { "]" } else { ")" })
+        })
+        .collect();
+    if parts.is_empty() { "{}".into() } else { parts.join(" ∪ ") }
+}
+
+impl ExecutionPlan for GridScanExec {
+    fn name(&self) -> &'static str {
+        "GridScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.cache
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
+    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let Some(units) = self.partitions.get(partition).cloned() else {
+            return internal_err!("GridScanExec: partition {partition} out of range");
+        };
+        let m = MetricBuilder::new(&self.metrics);
+        let reader = PartitionReader {
+            product: self.product.clone(),
+            columns: self.columns(),
+            schema: self.schema.clone(),
+            current: None,
+            granules_read: m.clone().counter("granules_read", partition),
+            chunks_read: MetricBuilder::new(&self.metrics).counter("chunks_read", partition),
+            bytes_read: MetricBuilder::new(&self.metrics).counter("bytes_read", partition),
+            rows: MetricBuilder::new(&self.metrics).counter("rows_decoded", partition),
+            decode_time: MetricBuilder::new(&self.metrics).subset_time("decode_time", partition),
+        };
+        let limit = self.limit.unwrap_or(usize::MAX);
+        let reader = Arc::new(Mutex::new(reader));
+        let state = (reader, units, 0usize, 0usize);
+        let stream = futures::stream::unfold(state, move |(reader, units, next, produced)| async move {
+            if next >= units.len() || produced >= limit {
+                return None;
+            }
+            let unit = units[next].clone();
+            let r = reader.clone();
+            let result = tokio::task::spawn_blocking(move || match r.lock() {
+                Ok(mut r) => r.read(&unit),
+                Err(_) => internal_err!("GridScanExec: a previous read panicked"),
+            })
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))
+            .and_then(|r| r);
+            match result {
+                Ok(batch) => {
+                    let produced = produced + batch.num_rows();
+                    Some((Ok(batch), (reader, units, next + 1, produced)))
+                }
+                Err(e) => Some((Err(e), (reader, units, usize::MAX, produced))),
+            }
+        })
+        .fuse();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream)))
+    }
+}
+
+/// Reads units of one partition, keeping the current granule open.
+struct PartitionReader {
+    product: Arc<GridProduct>,
+    columns: Vec<GridColumn>,
+    schema: SchemaRef,
+    current: Option<(usize, Arc<dyn GridReader>)>,
+    granules_read: Count,
+    chunks_read: Count,
+    bytes_read: Count,
+    rows: Count,
+    decode_time: Time,
+}
+
+impl PartitionReader {
+    fn needs_data(&self) -> bool {
+        self.columns.iter().any(|c| matches!(c, GridColumn::Var(_)))
+    }
+
+    fn open(&mut self, granule: usize) -> Result<Arc<dyn GridReader>> {
+        if let Some((g, r)) = &self.current
+            && *g == granule
+        {
+            return Ok(r.clone());
+        }
+        let path = &self.product.granules[granule].granule;
+        let reader = self.product.format.open(path)?;
+        self.granules_read.add(1);
+        self.current = Some((granule, reader.clone()));
+        Ok(reader)
+    }
+
+    fn read(&mut self, unit: &Unit) -> Result<RecordBatch> {
+        let decode_time = self.decode_time.clone();
+        let _timer = decode_time.timer();
+        let product = self.product.clone();
+        let info = &product.granules[unit.granule];
+        let reader = if self.needs_data() {
+            self.chunks_read.add(unit.new_chunks as usize);
+            Some(self.open(unit.granule)?)
+        } else {
+            None
+        };
+        let slab = &unit.slab;
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
+        for col in &self.columns {
+            arrays.push(match col {
+                GridColumn::Var(i) => {
+                    let Some(reader) = reader.as_ref() else {
+                        return internal_err!("GridScanExec: variable read without an open granule");
+                    };
+                    self.read_var(reader.as_ref(), &self.product.first().vars[*i], slab)?
+                }
+                other => coordinate_column(*other, info, slab, unit.granule)?,
+            });
+        }
+        self.rows.add(slab.len());
+        let options = RecordBatchOptions::new().with_row_count(Some(slab.len()));
+        Ok(RecordBatch::try_new_with_options(self.schema.clone(), arrays, &options)?)
+    }
+
+    fn read_var(&self, reader: &dyn GridReader, var: &VarInfo, slab: &Slab) -> Result<ArrayRef> {
+        // Each granule has its own copy of the variable's attributes (checked equal in type).
+        let own = reader.info().var(&var.name).unwrap_or(var);
+        let (start, count) = slab.for_dims(&own.dims);
+        let (raw, bytes) = reader.read_raw(own, &start, &count)?;
+        self.bytes_read.add(bytes as usize);
+        decode::to_arrow(own, &raw, slab)
+    }
+}
+
+/// Builds a coordinate or provenance column for a slab, without touching the file.
+fn coordinate_column(col: GridColumn, info: &GridInfo, slab: &Slab, _granule: usize) -> Result<ArrayRef> {
+    let [nt, nd, ny, nx] = slab.count;
+    let [t0, d0, y0, x0] = slab.start;
+    let per_t = nd * ny * nx;
+    let per_d = ny * nx;
+    let idx = |axis: usize| -> Vec<i32> {
+        let mut v = Vec::with_capacity(slab.len());
+        for t in 0..nt {
+            for d in 0..nd {
+                for y in 0..ny {
+                    for x in 0..nx {
+                        let i = [t0 + t, d0 + d, y0 + y, x0 + x][axis];
+                        v.push(i as i32);
+                    }
+                }
+            }
+        }
+        v
+    };
+    Ok(match col {
+        GridColumn::Time => {
+            if info.has_time {
+                let mut v = Vec::with_capacity(slab.len());
+                for t in 0..nt {
+                    v.extend(std::iter::repeat_n(info.time[t0 + t], per_t));
+                }
+                Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"))
+            } else {
+                Arc::new(TimestampMicrosecondArray::from(vec![None; slab.len()]).with_timezone("UTC"))
+            }
+        }
+        GridColumn::Depth => {
+            let depth = info.depth.as_deref().unwrap_or(&[]);
+            let mut v = Vec::with_capacity(slab.len());
+            for _ in 0..nt {
+                for d in 0..nd {
+                    v.extend(std::iter::repeat_n(depth.get(d0 + d).copied().unwrap_or(f64::NAN), per_d));
+                }
+            }
+            Arc::new(Float64Array::from(v))
+        }
+        GridColumn::Lat => {
+            let mut v = Vec::with_capacity(slab.len());
+            for _ in 0..nt * nd {
+                for y in 0..ny {
+                    v.extend(std::iter::repeat_n(info.lat[y0 + y], nx));
+                }
+            }
+            Arc::new(Float64Array::from(v))
+        }
+        GridColumn::Lon => {
+            let row = &info.lon[x0..x0 + nx];
+            let mut v = Vec::with_capacity(slab.len());
+            for _ in 0..nt * nd * ny {
+                v.extend_from_slice(row);
+            }
+            Arc::new(Float64Array::from(v))
+        }
+        GridColumn::Granule => {
+            let keys = Int32Array::from(vec![0; slab.len()]);
+            let values = Arc::new(StringArray::from(vec![info.granule.as_str()]));
+            Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values)?)
+        }
+        GridColumn::TimeIndex => Arc::new(Int32Array::from(idx(0))),
+        GridColumn::DepthIndex => Arc::new(Int32Array::from(idx(1))),
+        GridColumn::LatIndex => Arc::new(Int32Array::from(idx(2))),
+        GridColumn::LonIndex => Arc::new(Int32Array::from(idx(3))),
+        GridColumn::Var(_) => return internal_err!("variable column built as a coordinate"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_pieces_follow_chunks() {
+        assert_eq!(aligned_pieces(5, 30, 10, 10), vec![(5, 10), (10, 20), (20, 30)]);
+        assert_eq!(aligned_pieces(0, 25, 10, 20), vec![(0, 20), (20, 25)]);
+        assert_eq!(pieces(3, 4, 1), vec![(3, 4)]);
+    }
+
+    #[test]
+    fn counts_each_chunk_once() {
+        let mut seen = HashSet::new();
+        let chunks = [1, 1, 10, 10];
+        let a = Slab { start: [0, 0, 5, 5], count: [1, 1, 10, 10] };
+        assert_eq!(count_new_chunks(&a, &chunks, &mut seen), 4);
+        let b = Slab { start: [0, 0, 12, 12], count: [1, 1, 3, 3] };
+        assert_eq!(count_new_chunks(&b, &chunks, &mut seen), 0);
+    }
+}

@@ -1,0 +1,240 @@
+//! What the live session holds: tables, their columns and the functions, as record batches for `\d`/`\df` and as words for completion.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::TableType;
+use datafusion::datasource::listing::ListingTable;
+use datafusion::error::Result;
+use datafusion::prelude::SessionContext;
+
+/// Field metadata keys shown by `\d NAME`, in column order.
+const METADATA_KEYS: [&str; 3] = ["units", "standard_name", "long_name"];
+
+/// A registered table under the name a query would use for it.
+pub struct Table {
+    pub name: String,
+    pub provider: Arc<dyn TableProvider>,
+}
+
+/// Every table in every catalog and schema, except `information_schema`,
+/// sorted by name. Tables of the default schema go by their bare name.
+pub async fn tables(ctx: &SessionContext) -> Result<Vec<Table>> {
+    let options = ctx.state().config_options().catalog.clone();
+    let mut found = Vec::new();
+    for catalog_name in ctx.catalog_names() {
+        let Some(catalog) = ctx.catalog(&catalog_name) else { continue };
+        for schema_name in catalog.schema_names() {
+            let Some(schema) = catalog.schema(&schema_name) else { continue };
+            if schema_name == "information_schema" {
+                continue;
+            }
+            for table_name in schema.table_names() {
+                let Some(provider) = schema.table(&table_name).await? else { continue };
+                let name = match (catalog_name == options.default_catalog, schema_name == options.default_schema) {
+                    (true, true) => table_name,
+                    (true, false) => format!("{schema_name}.{table_name}"),
+                    _ => format!("{catalog_name}.{schema_name}.{table_name}"),
+                };
+                found.push(Table { name, provider });
+            }
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(found)
+}
+
+/// `\d`: one row per table: name, type, format, location, column count.
+pub async fn list_tables(ctx: &SessionContext) -> Result<RecordBatch> {
+    let tables = tables(ctx).await?;
+    let kinds = tables.iter().map(|t| Some(kind(t.provider.table_type())));
+    let formats = tables.iter().map(|t| listing(t).map(|l| l.options().format.get_ext()));
+    let locations = tables.iter().map(|t| listing(t).map(location));
+    let columns = tables.iter().map(|t| t.provider.schema().fields().len() as u64);
+    batch(vec![
+        ("name", strings(tables.iter().map(|t| Some(t.name.clone())))),
+        ("type", strings(kinds)),
+        ("format", strings(formats)),
+        ("location", strings(locations)),
+        ("columns", Arc::new(UInt64Array::from_iter_values(columns))),
+    ])
+}
+
+/// `\d NAME`: one row per column: name, type, nullable, units, standard_name, long_name.
+pub async fn describe_table(ctx: &SessionContext, name: &str) -> Result<RecordBatch> {
+    let provider = ctx.table_provider(name).await?;
+    let schema = provider.schema();
+    let fields = schema.fields();
+    let mut columns = vec![
+        ("column", strings(fields.iter().map(|f| Some(f.name().clone())))),
+        ("type", strings(fields.iter().map(|f| Some(f.data_type().to_string())))),
+        ("nullable", Arc::new(fields.iter().map(|f| Some(f.is_nullable())).collect::<BooleanArray>()) as ArrayRef),
+    ];
+    for key in METADATA_KEYS {
+        columns.push((key, strings(fields.iter().map(|f| f.metadata().get(key).cloned()))));
+    }
+    batch(columns)
+}
+
+/// `\df [PATTERN]`: one row per function: name, kind, first line of its documentation.
+pub fn list_functions(ctx: &SessionContext, pattern: Option<&str>) -> Result<RecordBatch> {
+    let mut rows = functions(ctx);
+    rows.retain(|(name, _, _)| pattern.is_none_or(|p| matches(p, name)));
+    batch(vec![
+        ("name", strings(rows.iter().map(|(name, _, _)| Some(name.clone())))),
+        ("kind", strings(rows.iter().map(|(_, kind, _)| Some(kind.to_string())))),
+        ("description", strings(rows.iter().map(|(_, _, doc)| doc.clone()))),
+    ])
+}
+
+/// Table, column and function names, sorted and without duplicates, for completion.
+pub async fn completion_words(ctx: &SessionContext) -> Result<Vec<String>> {
+    let mut words = Vec::new();
+    for table in tables(ctx).await? {
+        words.extend(table.provider.schema().fields().iter().map(|f| f.name().clone()));
+        words.push(table.name);
+    }
+    words.extend(functions(ctx).into_iter().map(|(name, _, _)| name));
+    words.sort();
+    words.dedup();
+    Ok(words)
+}
+
+/// (name, kind, summary) of every function the session can call, sorted by name.
+fn functions(ctx: &SessionContext) -> Vec<(String, &'static str, Option<String>)> {
+    let state = ctx.state();
+    let mut rows = Vec::new();
+    for (name, f) in state.scalar_functions() {
+        rows.push((name.clone(), "scalar", f.documentation().map(|d| summary(&d.description))));
+    }
+    for (name, f) in state.aggregate_functions() {
+        rows.push((name.clone(), "aggregate", f.documentation().map(|d| summary(&d.description))));
+    }
+    for (name, f) in state.window_functions() {
+        rows.push((name.clone(), "window", f.documentation().map(|d| summary(&d.description))));
+    }
+    for name in state.table_functions().keys() {
+        rows.push((name.clone(), "table", None));
+    }
+    rows.sort();
+    rows
+}
+
+/// The first line of a description, without trailing punctuation noise.
+fn summary(description: &str) -> String {
+    description.trim().lines().next().unwrap_or_default().trim().to_string()
+}
+
+/// Case-insensitive match of a `\df` pattern: a substring, or a glob when it
+/// contains `*` (`st_*`, `*_km`).
+pub fn matches(pattern: &str, name: &str) -> bool {
+    let pattern = pattern.to_lowercase();
+    let name = name.to_lowercase();
+    if !pattern.contains('*') {
+        return name.contains(&pattern);
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !name.starts_with(first) || !name[first.len()..].ends_with(last) {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+fn listing(table: &Table) -> Option<&ListingTable> {
+    table.provider.downcast_ref::<ListingTable>()
+}
+
+fn kind(table_type: TableType) -> String {
+    match table_type {
+        TableType::Base => "table",
+        TableType::View => "view",
+        TableType::Temporary => "temporary",
+    }
+    .to_string()
+}
+
+fn location(table: &ListingTable) -> String {
+    table.table_paths().iter().map(|url| url.as_str().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn strings(values: impl Iterator<Item = Option<String>>) -> ArrayRef {
+    Arc::new(values.collect::<StringArray>())
+}
+
+fn batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
+    let fields: Vec<Field> = columns.iter().map(|(name, a)| Field::new(*name, a.data_type().clone(), true)).collect();
+    let arrays = columns.into_iter().map(|(_, a)| a).collect();
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::datasource::MemTable;
+
+    use super::*;
+
+    fn context_with_sst() -> SessionContext {
+        let ctx = SessionContext::new();
+        let units = HashMap::from([("units".to_string(), "K".to_string())]);
+        let schema = Schema::new(vec![
+            Field::new("lat", DataType::Float64, false),
+            Field::new("sst", DataType::Float32, true).with_metadata(units),
+        ]);
+        let table = MemTable::try_new(Arc::new(schema), vec![vec![]]).unwrap();
+        ctx.register_table("sst", Arc::new(table)).unwrap();
+        ctx
+    }
+
+    #[tokio::test]
+    async fn lists_and_describes_tables() {
+        let ctx = context_with_sst();
+        let tables = list_tables(&ctx).await.unwrap();
+        assert_eq!(tables.num_rows(), 1);
+        let described = describe_table(&ctx, "sst").await.unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&[described]).unwrap().to_string();
+        assert!(text.contains("| sst    | Float32 | true     | K     |"), "{text}");
+        let err = describe_table(&ctx, "nope").await.unwrap_err().to_string();
+        assert!(err.contains("No table named 'nope'"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn words_include_tables_columns_and_functions() {
+        let words = completion_words(&context_with_sst()).await.unwrap();
+        for word in ["sst", "lat", "abs", "avg", "range"] {
+            assert!(words.contains(&word.to_string()), "missing {word}");
+        }
+    }
+
+    #[test]
+    fn lists_documented_functions() {
+        let ctx = SessionContext::new();
+        let batch = list_functions(&ctx, Some("ABS")).unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&[batch]).unwrap().to_string();
+        assert!(text.contains("| abs "), "{text}");
+        assert!(text.contains("absolute value"), "{text}");
+    }
+
+    #[test]
+    fn patterns() {
+        assert!(matches("sin", "asinh"));
+        assert!(matches("st_*", "ST_Point"));
+        assert!(matches("*_km", "haversine_km"));
+        assert!(matches("a*b*c", "axxbyyc"));
+        assert!(!matches("a*b*c", "axxcyyb"));
+        assert!(!matches("st_*", "cast"));
+        assert!(matches("*", "anything"));
+    }
+}

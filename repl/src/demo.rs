@@ -1,0 +1,1208 @@
+//! `oceanql demo`: writes the deterministic demo data set.
+//!
+//! Everything is synthetic but plausible, and computed from fixed seeds, so two runs
+//! write the same values (and, with the same library versions, the same bytes):
+//!
+//! * `DIR/sst_nc/sst_YYYYMMDD.nc`: a global daily sea surface temperature field for
+//!   2023 (365 days), one CF-1.8 NetCDF-4 file per day laid out like a real L4
+//!   product (int16 packed, `scale_factor` 0.01, `_FillValue` on land, lon 0..360,
+//!   chunked and deflated);
+//! * `DIR/sst.zarr`: the same field as one Zarr v3 store (lon in -180..180), with
+//!   the CF attributes xarray writes;
+//! * `DIR/drifters.parquet`: an in situ table of surface drifters (6-hourly fixes)
+//!   measuring the same field plus N(0, 0.2 °C) noise;
+//! * `DIR/catalog.sql`: the `CREATE EXTERNAL TABLE` statements for the three tables.
+//!
+//! The field (°C) at latitude φ, longitude λ and time t (days since 2023-01-01) is
+//!
+//! ```text
+//! sst = max(-1.8, zonal(φ) + seasonal(φ, t) + cold_tongue(φ, λ) + blob(φ, λ, t)
+//!                 + Σ eddy_k(φ, λ, t) + noise(cell, day))
+//! zonal(φ)       = -1.8 + 31 exp(-|x|^2.7), x = (φ-5)/46 north of 5°N, (5-φ)/48 south
+//! seasonal(φ, t) = ±A sin²(2φ) cos(2π (t-225)/365), A = 4 (north, +) or 2.5 (south, -)
+//! cold_tongue    = -2.5 exp(-½((φ+1)/4)² - ½((λ+110)/30)²)      (eastern equatorial Pacific)
+//! blob           = a(t) exp(-½((φ-52.5)/6)² - ½((λ+135)/12)²)   ("the Blob", NE Pacific)
+//!                  a(t) grows smoothly from 0 to 2.5 °C on day 240 (late August),
+//!                  then eases to 2.0 °C by the end of the year
+//! eddy_k         = a_k exp(-½ r²) for r < 4, r = distance to the eddy centre in radii;
+//!                  16 eddies (±1..2 °C, radius 1.5..3°) drifting west 0.04..0.12 °/day
+//! noise          = uniform in [-0.1, 0.1] °C, a hash of (cell, day)
+//! ```
+//!
+//! Land (and lakes, ice shelves) is missing, from a real 1° land/sea mask embedded in
+//! the binary (see [`LANDMASK_1DEG`]); finer grids sample it by nearest neighbour.
+
+use std::f64::consts::PI;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+
+use datafusion::arrow::array::{ArrayRef, Float64Array, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::metadata::SortingColumn;
+use zarrs::array::codec::ZstdCodec;
+use zarrs::array::{Array, ArrayBuilder, ArrayMetadataOptions, data_type};
+use zarrs::filesystem::FilesystemStore;
+use zarrs::group::GroupBuilder;
+
+/// What `oceanql demo` writes, and where.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Output directory (created if missing); `oceanql demo` defaults to `./oceanql-demo`.
+    pub dir: PathBuf,
+    /// `false`: 1° grid, 300 drifters (~438k fixes). `true`: 0.25° grid and 1,000,000
+    /// drifter records, for benchmarks.
+    pub benchmark: bool,
+}
+
+/// Three queries a scientist would run first on the demo catalog: (title, SQL).
+///
+/// The match-up query assumes the default 1° grid (cell centres at x.5°); on the
+/// 0.25° benchmark grid use `floor(lat * 4) / 4 + 0.125` instead.
+pub const EXAMPLE_QUERIES: &[(&str, &str)] = &[
+    (
+        "The Blob: monthly mean SST in the North-East Pacific (45-60N, 150-120W), and its anomaly against the mean of the same latitude and day",
+        "WITH band AS (
+  SELECT time, lon, sst,
+         sst - avg(sst) OVER (PARTITION BY time, lat) AS anomaly
+  FROM sst
+  WHERE lat BETWEEN 45 AND 60
+)
+SELECT date_trunc('month', time) AS month,
+       round(avg(sst), 2) AS mean_sst,
+       round(avg(anomaly), 2) AS anomaly
+FROM band
+WHERE lon BETWEEN -150 AND -120
+GROUP BY 1
+ORDER BY 1",
+    ),
+    (
+        "One day, one box: the warmest cells of the North-West Atlantic (30-45N, 80-50W) on 2023-08-15",
+        "SELECT lat, lon, sst
+FROM sst
+WHERE time = '2023-08-15T00:00:00Z'
+  AND lat BETWEEN 30 AND 45
+  AND lon BETWEEN -80 AND -50
+  AND sst IS NOT NULL
+ORDER BY sst DESC
+LIMIT 10",
+    ),
+    (
+        "Drifters vs. the grid: monthly in situ minus gridded SST, matching each drifter fix to the 1° cell of the same day",
+        "SELECT date_trunc('month', d.time) AS month,
+       count(*) AS matchups,
+       count(DISTINCT d.platform_id) AS drifters,
+       round(avg(d.sst - s.sst), 3) AS mean_diff,
+       round(stddev(d.sst - s.sst), 3) AS std_diff
+FROM drifters d
+JOIN sst s
+  ON s.time = date_trunc('day', d.time)
+ AND s.lat = floor(d.lat) + 0.5
+ AND s.lon = floor(d.lon) + 0.5
+WHERE s.sst IS NOT NULL
+GROUP BY 1
+ORDER BY 1",
+    ),
+];
+
+/// Writes the demo data set into `opts.dir` and returns the path of `DIR/catalog.sql`.
+pub fn write_demo(opts: &DemoOptions) -> Result<PathBuf> {
+    let spec = if opts.benchmark { Spec::benchmark() } else { Spec::standard() };
+    write_with(&opts.dir, &spec)
+}
+
+// ---------------------------------------------------------------------------------
+// Size of what is written
+// ---------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+struct Spec {
+    /// Grid cells per degree: 1 (1°) or 4 (0.25°).
+    cells_per_degree: usize,
+    /// Number of days from 2023-01-01.
+    days: usize,
+    /// Number of drifters.
+    drifters: usize,
+    /// Cap on the total number of drifter records (the last drifter stops early).
+    max_records: usize,
+    /// Chunk shape (lat, lon) of `sst` in NetCDF and Zarr (time chunk is 1).
+    chunk: (usize, usize),
+}
+
+impl Spec {
+    fn standard() -> Self {
+        Spec { cells_per_degree: 1, days: 365, drifters: 300, max_records: usize::MAX, chunk: (45, 90) }
+    }
+
+    fn benchmark() -> Self {
+        let records: usize = 1_000_000;
+        Spec {
+            cells_per_degree: 4,
+            days: 365,
+            drifters: records.div_ceil(FIXES_PER_DAY * 365),
+            max_records: records,
+            chunk: (180, 360),
+        }
+    }
+
+    fn nx(&self) -> usize {
+        360 * self.cells_per_degree
+    }
+
+    fn ny(&self) -> usize {
+        180 * self.cells_per_degree
+    }
+
+    fn res(&self) -> f64 {
+        1.0 / self.cells_per_degree as f64
+    }
+
+    /// Latitude of the centre of row `i` (row 0 southernmost).
+    fn lat(&self, i: usize) -> f64 {
+        -90.0 + (i as f64 + 0.5) * self.res()
+    }
+
+    /// Longitude in [-180, 180) of the centre of column `j` (column 0 at -180).
+    fn lon(&self, j: usize) -> f64 {
+        -180.0 + (j as f64 + 0.5) * self.res()
+    }
+
+    fn fixes_per_drifter(&self) -> usize {
+        FIXES_PER_DAY * self.days
+    }
+}
+
+fn write_with(dir: &Path, spec: &Spec) -> Result<PathBuf> {
+    fs::create_dir_all(dir).map_err(|e| fail("creating directory", dir, e))?;
+    let dir = fs::canonicalize(dir).map_err(|e| fail("resolving directory", dir, e))?;
+    let model = Model::new();
+    write_grids(&dir, spec, &model)?;
+    write_drifters(&dir.join("drifters.parquet"), spec, &model)?;
+    write_catalog(&dir, spec)
+}
+
+fn fail(what: &str, path: &Path, e: impl std::fmt::Display) -> DataFusionError {
+    DataFusionError::Execution(format!("oceanql demo: {what} {}: {e}", path.display()))
+}
+
+// ---------------------------------------------------------------------------------
+// Land mask
+// ---------------------------------------------------------------------------------
+
+/// 1° land/sea mask, 180 x 360 bits = 8100 bytes, 1 = not ocean (land, lake, small
+/// island or ice shelf), 0 = ocean.
+///
+/// Layout: bit `k = row * 360 + col` is bit `k % 8` (least significant first) of byte
+/// `k / 8`; row 0 is the southernmost row (cell centre -89.5°N), col 0 is the cell
+/// centred at -179.5°E (so col = floor(lon + 180)).
+///
+/// Provenance: converted once from `landsea.nc` of NCAR's GeoCAT example data
+/// (variable LSMASK, int8, 0 ocean, 1 land, 2 lake, 3 small island, 4 ice shelf;
+/// "1x1 Land-Sea Mask ... Based on Rand's Global Elevation and Depth Data", Adam
+/// Phillips, NCAR; Apache-2.0) with numpy: lon rolled from 0.5..359.5 to
+/// -179.5..179.5, `LSMASK != 0`, `np.packbits(..., bitorder="little")`.
+static LANDMASK_1DEG: &[u8; 8100] = include_bytes!("../assets/landmask_1deg.bin");
+
+/// Whether the 1° cell containing (lat, lon) is not ocean.
+fn is_land(lat: f64, lon: f64) -> bool {
+    let row = ((lat + 90.0).floor() as i64).clamp(0, 179) as usize;
+    let col = ((wrap_lon(lon) + 180.0).floor() as i64).clamp(0, 359) as usize;
+    let k = row * 360 + col;
+    (LANDMASK_1DEG[k / 8] >> (k % 8)) & 1 == 1
+}
+
+/// Longitude wrapped into [-180, 180).
+fn wrap_lon(lon: f64) -> f64 {
+    let w = (lon + 180.0).rem_euclid(360.0) - 180.0;
+    if w >= 180.0 { w - 360.0 } else { w }
+}
+
+// ---------------------------------------------------------------------------------
+// The SST model
+// ---------------------------------------------------------------------------------
+
+const SEED: u64 = 0x0CEA_4A11_2023_0001;
+/// Seawater freezing point, the floor of the field (°C).
+const FREEZING: f64 = -1.8;
+const FILL: i16 = -32768;
+const SCALE: f64 = 0.01;
+const N_EDDIES: usize = 16;
+/// Day of the year (from 0) of the northern summer maximum.
+const NH_PEAK_DAY: f64 = 225.0;
+const BLOB_LAT: f64 = 52.5;
+const BLOB_LON: f64 = -135.0;
+const BLOB_PEAK_DAY: f64 = 240.0;
+const FIXES_PER_DAY: usize = 4;
+/// Microseconds since the Unix epoch of 2023-01-01T00:00:00Z.
+const EPOCH_2023_US: i64 = 1_672_531_200_000_000;
+/// Days from 1981-01-01 to 2023-01-01 (NetCDF time units).
+const DAYS_1981_TO_2023: f64 = 15340.0;
+
+/// Zonal mean climatology (°C): warmest at 5°N, colder in the south.
+fn zonal(lat: f64) -> f64 {
+    let x = if lat >= 5.0 { (lat - 5.0) / 46.0 } else { (5.0 - lat) / 48.0 };
+    FREEZING + 31.0 * (-x.powf(2.7)).exp()
+}
+
+/// Seasonal anomaly: largest at mid-latitudes, opposite in the two hemispheres.
+fn seasonal(lat: f64, t: f64) -> f64 {
+    let s = (2.0 * lat.to_radians()).sin();
+    let phase = (2.0 * PI * (t - NH_PEAK_DAY) / 365.0).cos();
+    if lat >= 0.0 { 4.0 * s * s * phase } else { -2.5 * s * s * phase }
+}
+
+fn cold_tongue(lat: f64, lon: f64) -> f64 {
+    let y = (lat + 1.0) / 4.0;
+    let x = wrap_lon(lon + 110.0) / 30.0;
+    -2.5 * (-0.5 * y * y - 0.5 * x * x).exp()
+}
+
+/// Amplitude of the Blob (°C) on day `t`.
+fn blob_amplitude(t: f64) -> f64 {
+    if t <= BLOB_PEAK_DAY {
+        let x = (t / BLOB_PEAK_DAY).clamp(0.0, 1.0);
+        2.5 * x * x * (3.0 - 2.0 * x)
+    } else {
+        2.5 - 0.5 * ((t - BLOB_PEAK_DAY) / (365.0 - BLOB_PEAK_DAY)).min(1.0)
+    }
+}
+
+/// Spatial pattern of the Blob (peak 1 at 52.5N 135W).
+fn blob_shape(lat: f64, lon: f64) -> f64 {
+    let y = (lat - BLOB_LAT) / 6.0;
+    let x = wrap_lon(lon - BLOB_LON) / 12.0;
+    (-0.5 * y * y - 0.5 * x * x).exp()
+}
+
+/// Everything but the eddies and the noise.
+fn base(lat: f64, lon: f64, t: f64) -> f64 {
+    zonal(lat) + seasonal(lat, t) + cold_tongue(lat, lon) + blob_amplitude(t) * blob_shape(lat, lon)
+}
+
+/// A mesoscale eddy: a Gaussian bump drifting (mostly) west.
+#[derive(Debug, Clone, Copy)]
+struct Eddy {
+    lat0: f64,
+    lon0: f64,
+    /// °C, positive for warm-core, negative for cold-core eddies.
+    amp: f64,
+    /// e-folding radius, degrees of latitude.
+    radius: f64,
+    /// drift, degrees of longitude / latitude per day.
+    u: f64,
+    v: f64,
+}
+
+/// An eddy at one time.
+#[derive(Debug, Clone, Copy)]
+struct EddyAt {
+    lat: f64,
+    lon: f64,
+    amp: f64,
+    radius: f64,
+    coslat: f64,
+}
+
+impl Eddy {
+    fn at(&self, t: f64) -> EddyAt {
+        let lat = self.lat0 + self.v * t;
+        EddyAt { lat, lon: wrap_lon(self.lon0 + self.u * t), amp: self.amp, radius: self.radius, coslat: lat.to_radians().cos() }
+    }
+}
+
+impl EddyAt {
+    /// Beyond 4 radii an eddy contributes exactly 0.
+    const CUTOFF: f64 = 4.0;
+
+    fn term(&self, lat: f64, lon: f64) -> f64 {
+        let dy = (lat - self.lat) / self.radius;
+        let dx = wrap_lon(lon - self.lon) * self.coslat / self.radius;
+        let r2 = dx * dx + dy * dy;
+        if r2 < Self::CUTOFF * Self::CUTOFF { self.amp * (-0.5 * r2).exp() } else { 0.0 }
+    }
+}
+
+struct Model {
+    eddies: Vec<Eddy>,
+}
+
+impl Model {
+    fn new() -> Self {
+        let mut rng = Rng::new(SEED ^ 0xEDD1E5);
+        let mut eddies = Vec::with_capacity(N_EDDIES);
+        while eddies.len() < N_EDDIES {
+            let k = eddies.len();
+            let hemisphere = if k % 2 == 0 { 1.0 } else { -1.0 };
+            let lat0 = hemisphere * rng.uniform(20.0, 45.0);
+            let lon0 = rng.uniform(-180.0, 180.0);
+            let sign = if (k / 2) % 2 == 0 { 1.0 } else { -1.0 };
+            let amp = sign * rng.uniform(1.0, 2.0);
+            let radius = rng.uniform(1.5, 3.0);
+            let u = -rng.uniform(0.04, 0.12);
+            let v = rng.uniform(-0.02, 0.02);
+            if !is_land(lat0, lon0) {
+                eddies.push(Eddy { lat0, lon0, amp, radius, u, v });
+            }
+        }
+        Model { eddies }
+    }
+
+    fn eddies_at(&self, t: f64) -> Vec<EddyAt> {
+        self.eddies.iter().map(|e| e.at(t)).collect()
+    }
+
+    /// The smooth field (no noise, no freezing floor) at a point.
+    fn smooth(&self, lat: f64, lon: f64, t: f64, eddies: &[EddyAt]) -> f64 {
+        let mut v = base(lat, lon, t);
+        for e in eddies {
+            v += e.term(lat, lon);
+        }
+        v
+    }
+
+    /// The gridded value (°C) of ocean cell (i, j) on `day`, evaluated point by point
+    /// (the writer computes whole days in another way; tests compare the two).
+    #[cfg(test)]
+    fn cell_value(&self, spec: &Spec, i: usize, j: usize, day: usize) -> f64 {
+        let t = day as f64;
+        let v = self.smooth(spec.lat(i), spec.lon(j), t, &self.eddies_at(t)) + cell_noise(i, j, day);
+        v.max(FREEZING)
+    }
+
+    /// Packed int16 values of one day, row-major (lat, lon), lon from -180.
+    /// Adds up exactly the same terms in the same order as [`Model::smooth`].
+    fn day_raw(&self, spec: &Spec, grid: &GridStatic, day: usize) -> Vec<i16> {
+        let (nx, ny) = (spec.nx(), spec.ny());
+        let t = day as f64;
+        let blob_amp = blob_amplitude(t);
+        let mut acc = vec![0.0f64; nx * ny];
+        for i in 0..ny {
+            let lat = spec.lat(i);
+            let row = zonal(lat) + seasonal(lat, t);
+            for k in i * nx..(i + 1) * nx {
+                if grid.ocean[k] {
+                    acc[k] = row + grid.tongue[k] + blob_amp * grid.blob[k];
+                }
+            }
+        }
+        // Each eddy only touches the cells within its cut-off radius.
+        let res = spec.res();
+        let mut columns = Vec::with_capacity(nx);
+        for e in self.eddies_at(t) {
+            let reach = EddyAt::CUTOFF * e.radius;
+            let i0 = (((e.lat - reach + 90.0) / res).floor() - 1.0).max(0.0) as usize;
+            let i1 = ((((e.lat + reach + 90.0) / res).ceil() + 1.0).max(0.0) as usize).min(ny);
+            let half = reach / e.coslat.max(1e-6) + 2.0 * res;
+            columns.clear();
+            if half >= 180.0 {
+                columns.extend(0..nx);
+            } else {
+                let j0 = (((wrap_lon(e.lon - half) + 180.0) / res).floor() as usize).min(nx - 1);
+                let n = ((2.0 * half) / res).ceil() as usize + 1;
+                columns.extend((0..n.min(nx)).map(|m| (j0 + m) % nx));
+            }
+            for i in i0..i1 {
+                let lat = spec.lat(i);
+                for &j in &columns {
+                    let k = i * nx + j;
+                    if grid.ocean[k] {
+                        acc[k] += e.term(lat, spec.lon(j));
+                    }
+                }
+            }
+        }
+        let mut out = vec![FILL; nx * ny];
+        for i in 0..ny {
+            for j in 0..nx {
+                let k = i * nx + j;
+                if grid.ocean[k] {
+                    out[k] = pack((acc[k] + cell_noise(i, j, day)).max(FREEZING));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The time-independent parts of the grid, computed once.
+struct GridStatic {
+    ocean: Vec<bool>,
+    tongue: Vec<f64>,
+    blob: Vec<f64>,
+}
+
+impl GridStatic {
+    fn new(spec: &Spec) -> Self {
+        let nx = spec.nx();
+        let cells = spec.ny() * nx;
+        let (mut ocean, mut tongue, mut blob) = (Vec::with_capacity(cells), Vec::with_capacity(cells), Vec::with_capacity(cells));
+        for k in 0..cells {
+            let (lat, lon) = (spec.lat(k / nx), spec.lon(k % nx));
+            ocean.push(!is_land(lat, lon));
+            tongue.push(cold_tongue(lat, lon));
+            blob.push(blob_shape(lat, lon));
+        }
+        GridStatic { ocean, tongue, blob }
+    }
+}
+
+fn pack(celsius: f64) -> i16 {
+    (celsius / SCALE).round().clamp(-32767.0, 32767.0) as i16
+}
+
+/// Deterministic small noise in [-0.1, 0.1] °C for grid cell (i, j) on `day`.
+fn cell_noise(i: usize, j: usize, day: usize) -> f64 {
+    let h = splitmix64(SEED ^ ((day as u64) << 42) ^ ((i as u64) << 21) ^ j as u64);
+    (unit(h) - 0.5) * 0.2
+}
+
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Uniform in [0, 1) from 64 random bits.
+fn unit(h: u64) -> f64 {
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// A small deterministic PRNG (splitmix64 sequence).
+struct Rng {
+    state: u64,
+}
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng { state: seed }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        splitmix64(self.state)
+    }
+
+    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * unit(self.next_u64())
+    }
+
+    /// Standard normal (Box-Muller).
+    fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - unit(self.next_u64()); // (0, 1]
+        let u2 = unit(self.next_u64());
+        (-2.0 * u1.ln()).sqrt() * (2.0 * PI * u2).cos()
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Gridded SST: NetCDF (one file per day) and Zarr
+// ---------------------------------------------------------------------------------
+
+fn day_stamp(day: usize) -> String {
+    let date = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap_or_default() + chrono::Days::new(day as u64);
+    date.format("%Y%m%d").to_string()
+}
+
+fn write_grids(dir: &Path, spec: &Spec, model: &Model) -> Result<()> {
+    let nc_dir = dir.join("sst_nc");
+    fs::create_dir_all(&nc_dir).map_err(|e| fail("creating directory", &nc_dir, e))?;
+    let zarr_path = dir.join("sst.zarr");
+    let zarr = create_zarr(&zarr_path, spec)?;
+    let (zarr, zarr_path) = (&zarr, zarr_path.as_path());
+
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, spec.days.max(1));
+    let next = AtomicUsize::new(0);
+    let abort = AtomicBool::new(false);
+    let grid = GridStatic::new(spec);
+    let (next, abort, grid) = (&next, &abort, &grid);
+    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<i16>)>(2 * workers);
+
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let tx = tx.clone();
+                s.spawn(move || -> Result<()> {
+                    while !abort.load(Ordering::Relaxed) {
+                        let day = next.fetch_add(1, Ordering::Relaxed);
+                        if day >= spec.days {
+                            break;
+                        }
+                        let raw = model.day_raw(spec, grid, day);
+                        if let Err(e) = store_zarr_day(zarr, zarr_path, spec, day, &raw) {
+                            abort.store(true, Ordering::Relaxed);
+                            return Err(e);
+                        }
+                        if tx.send((day, raw)).is_err() {
+                            break;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        drop(tx);
+
+        // libnetcdf is globally locked: the files are written here, one at a time,
+        // while the workers compute the next days.
+        let mut result = Ok(());
+        let mut buf = Vec::new();
+        for (day, raw) in rx {
+            let path = nc_dir.join(format!("sst_{}.nc", day_stamp(day)));
+            if let Err(e) = write_netcdf_day(&path, spec, day, &raw, &mut buf) {
+                abort.store(true, Ordering::Relaxed);
+                result = Err(e);
+                break;
+            }
+        }
+        for h in handles {
+            let r = h.join().unwrap_or_else(|_| Err(DataFusionError::Internal("oceanql demo: a worker thread panicked".into())));
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        result
+    })
+}
+
+fn write_netcdf_day(path: &Path, spec: &Spec, day: usize, raw: &[i16], buf: &mut Vec<i16>) -> Result<()> {
+    let (nx, ny) = (spec.nx(), spec.ny());
+    let e = |err: netcdf::Error| fail("writing NetCDF", path, err);
+    // The file stores lon 0..360 like most L4 products: column k is lon (k + 0.5) * res,
+    // i.e. internal column (k + nx/2) mod nx.
+    buf.clear();
+    for i in 0..ny {
+        let row = &raw[i * nx..(i + 1) * nx];
+        buf.extend_from_slice(&row[nx / 2..]);
+        buf.extend_from_slice(&row[..nx / 2]);
+    }
+    let lats: Vec<f32> = (0..ny).map(|i| spec.lat(i) as f32).collect();
+    let lons: Vec<f32> = (0..nx).map(|k| ((k as f64 + 0.5) * spec.res()) as f32).collect();
+    let date = day_stamp(day);
+    let iso = format!("{}-{}-{}", &date[..4], &date[4..6], &date[6..]);
+
+    let mut f = netcdf::create(path).map_err(e)?;
+    let res = format!("{} degree", spec.res());
+    let globals: [(&str, &str); 11] = [
+        ("title", "OceanQL synthetic demo: daily global sea surface temperature (L4-like)"),
+        ("Conventions", "CF-1.8"),
+        ("source", "OceanQL synthetic demo"),
+        ("institution", "OceanQL"),
+        ("history", "written by `oceanql demo`"),
+        (
+            "comment",
+            "Synthetic data, NOT real observations: latitude profile, seasonal cycle, drifting eddies, \
+             a growing North-East Pacific warm anomaly and small noise. Land from the NCAR 1x1 land/sea mask.",
+        ),
+        ("license", "Apache-2.0"),
+        ("geospatial_lat_resolution", &res),
+        ("geospatial_lon_resolution", &res),
+        ("time_coverage_start", &format!("{iso}T00:00:00Z")),
+        ("time_coverage_end", &format!("{iso}T23:59:59Z")),
+    ];
+    for (k, v) in globals {
+        f.add_attribute(k, v).map_err(e)?;
+    }
+    f.add_attribute("geospatial_lat_min", -90.0f32).map_err(e)?;
+    f.add_attribute("geospatial_lat_max", 90.0f32).map_err(e)?;
+    f.add_attribute("geospatial_lon_min", 0.0f32).map_err(e)?;
+    f.add_attribute("geospatial_lon_max", 360.0f32).map_err(e)?;
+    f.add_dimension("time", 1).map_err(e)?;
+    f.add_dimension("lat", ny).map_err(e)?;
+    f.add_dimension("lon", nx).map_err(e)?;
+
+    {
+        let mut v = f.add_variable::<f64>("time", &["time"]).map_err(e)?;
+        v.put_attribute("standard_name", "time").map_err(e)?;
+        v.put_attribute("long_name", "reference time of sst field").map_err(e)?;
+        v.put_attribute("units", "days since 1981-01-01 00:00:00").map_err(e)?;
+        v.put_attribute("calendar", "gregorian").map_err(e)?;
+        v.put_attribute("axis", "T").map_err(e)?;
+        v.put_values(&[DAYS_1981_TO_2023 + day as f64], ..).map_err(e)?;
+    }
+    {
+        let mut v = f.add_variable::<f32>("lat", &["lat"]).map_err(e)?;
+        v.put_attribute("standard_name", "latitude").map_err(e)?;
+        v.put_attribute("long_name", "latitude").map_err(e)?;
+        v.put_attribute("units", "degrees_north").map_err(e)?;
+        v.put_attribute("axis", "Y").map_err(e)?;
+        v.put_attribute("valid_min", -90.0f32).map_err(e)?;
+        v.put_attribute("valid_max", 90.0f32).map_err(e)?;
+        v.put_values(&lats, ..).map_err(e)?;
+    }
+    {
+        let mut v = f.add_variable::<f32>("lon", &["lon"]).map_err(e)?;
+        v.put_attribute("standard_name", "longitude").map_err(e)?;
+        v.put_attribute("long_name", "longitude").map_err(e)?;
+        v.put_attribute("units", "degrees_east").map_err(e)?;
+        v.put_attribute("axis", "X").map_err(e)?;
+        v.put_attribute("valid_min", 0.0f32).map_err(e)?;
+        v.put_attribute("valid_max", 360.0f32).map_err(e)?;
+        v.put_values(&lons, ..).map_err(e)?;
+    }
+    {
+        let mut v = f.add_variable::<i16>("sst", &["time", "lat", "lon"]).map_err(e)?;
+        v.set_chunking(&[1, spec.chunk.0, spec.chunk.1]).map_err(e)?;
+        v.set_compression(4, true).map_err(e)?;
+        v.set_fill_value(FILL).map_err(e)?;
+        v.put_attribute("long_name", "daily sea surface foundation temperature").map_err(e)?;
+        v.put_attribute("standard_name", "sea_surface_foundation_temperature").map_err(e)?;
+        v.put_attribute("units", "degree_Celsius").map_err(e)?;
+        v.put_attribute("scale_factor", SCALE).map_err(e)?;
+        v.put_attribute("add_offset", 0.0f64).map_err(e)?;
+        v.put_attribute("valid_min", -300i16).map_err(e)?;
+        v.put_attribute("valid_max", 4500i16).map_err(e)?;
+        v.put_values(buf.as_slice(), ..).map_err(e)?;
+    }
+    f.close().map_err(e)
+}
+
+fn create_zarr(path: &Path, spec: &Spec) -> Result<Array<FilesystemStore>> {
+    let ze = |what: &'static str| move |err: Box<dyn std::error::Error>| fail(what, path, err);
+    if path.exists() {
+        // Only ever replace a previous demo store: stale chunks of an all-land region
+        // would otherwise survive (all-fill chunks are not written).
+        if !path.join("zarr.json").is_file() {
+            return Err(fail("refusing to overwrite (not a Zarr store)", path, "zarr.json missing"));
+        }
+        fs::remove_dir_all(path).map_err(|e| fail("removing previous store", path, e))?;
+    }
+    fs::create_dir_all(path).map_err(|e| fail("creating directory", path, e))?;
+    let store = Arc::new(FilesystemStore::new(path).map_err(|e| ze("opening Zarr store")(e.into()))?);
+    let meta = ArrayMetadataOptions::default().with_include_zarrs_metadata(false);
+    let (nx, ny, days) = (spec.nx(), spec.ny(), spec.days);
+
+    let mut group = GroupBuilder::new().build(store.clone(), "/").map_err(|e| ze("creating Zarr group")(e.into()))?;
+    {
+        let a = group.attributes_mut();
+        a.insert("title".into(), "OceanQL synthetic demo: daily global sea surface temperature (L4-like)".into());
+        a.insert("Conventions".into(), "CF-1.8".into());
+        a.insert("source".into(), "OceanQL synthetic demo".into());
+        a.insert("history".into(), "written by `oceanql demo`".into());
+        a.insert("license".into(), "Apache-2.0".into());
+    }
+    group.store_metadata().map_err(|e| ze("writing Zarr group metadata")(e.into()))?;
+
+    let coord = |name: &str, values: Vec<f64>, attrs: &[(&str, &str)]| -> Result<()> {
+        let n = values.len() as u64;
+        let mut b = ArrayBuilder::new(vec![n], vec![n], data_type::float64(), f64::NAN);
+        b.bytes_to_bytes_codecs(vec![Arc::new(ZstdCodec::new(3, false))]);
+        b.dimension_names(Some([name]));
+        for (k, v) in attrs {
+            b.attributes_mut().insert((*k).into(), (*v).into());
+        }
+        let a = b.build(store.clone(), &format!("/{name}")).map_err(|e| ze("creating Zarr array")(e.into()))?;
+        a.store_metadata_opt(&meta).map_err(|e| ze("writing Zarr metadata")(e.into()))?;
+        a.store_chunk(&[0], values).map_err(|e| ze("writing Zarr chunk")(e.into()))?;
+        Ok(())
+    };
+    coord(
+        "lat",
+        (0..ny).map(|i| spec.lat(i)).collect(),
+        &[("standard_name", "latitude"), ("long_name", "latitude"), ("units", "degrees_north"), ("axis", "Y")],
+    )?;
+    coord(
+        "lon",
+        (0..nx).map(|j| spec.lon(j)).collect(),
+        &[("standard_name", "longitude"), ("long_name", "longitude"), ("units", "degrees_east"), ("axis", "X")],
+    )?;
+
+    let mut b = ArrayBuilder::new(vec![days as u64], vec![days.max(1) as u64], data_type::int64(), 0i64);
+    b.bytes_to_bytes_codecs(vec![Arc::new(ZstdCodec::new(3, false))]);
+    b.dimension_names(Some(["time"]));
+    for (k, v) in [("standard_name", "time"), ("long_name", "time"), ("units", "days since 2023-01-01"), ("calendar", "proleptic_gregorian"), ("axis", "T")] {
+        b.attributes_mut().insert(k.into(), v.into());
+    }
+    let time = b.build(store.clone(), "/time").map_err(|e| ze("creating Zarr array")(e.into()))?;
+    time.store_metadata_opt(&meta).map_err(|e| ze("writing Zarr metadata")(e.into()))?;
+    time.store_chunk(&[0], (0..days as i64).collect::<Vec<i64>>()).map_err(|e| ze("writing Zarr chunk")(e.into()))?;
+
+    let mut b = ArrayBuilder::new(
+        vec![days as u64, ny as u64, nx as u64],
+        vec![1, spec.chunk.0 as u64, spec.chunk.1 as u64],
+        data_type::int16(),
+        FILL,
+    );
+    b.bytes_to_bytes_codecs(vec![Arc::new(ZstdCodec::new(3, false))]);
+    b.dimension_names(Some(["time", "lat", "lon"]));
+    {
+        let a = b.attributes_mut();
+        a.insert("long_name".into(), "daily sea surface foundation temperature".into());
+        a.insert("standard_name".into(), "sea_surface_foundation_temperature".into());
+        a.insert("units".into(), "degree_Celsius".into());
+        a.insert("scale_factor".into(), SCALE.into());
+        a.insert("add_offset".into(), 0.0f64.into());
+        a.insert("_FillValue".into(), FILL.into());
+        a.insert("valid_min".into(), (-300i16).into());
+        a.insert("valid_max".into(), 4500i16.into());
+    }
+    let sst = b.build(store.clone(), "/sst").map_err(|e| ze("creating Zarr array")(e.into()))?;
+    sst.store_metadata_opt(&meta).map_err(|e| ze("writing Zarr metadata")(e.into()))?;
+    Ok(sst)
+}
+
+fn store_zarr_day(sst: &Array<FilesystemStore>, path: &Path, spec: &Spec, day: usize, raw: &[i16]) -> Result<()> {
+    let (cy, cx) = ((spec.ny() / spec.chunk.0) as u64, (spec.nx() / spec.chunk.1) as u64);
+    let d = day as u64;
+    sst.store_chunks(&[d..d + 1, 0..cy, 0..cx], raw)
+        .map_err(|e| fail(&format!("writing Zarr chunks of day {day} of"), path, e))
+}
+
+// ---------------------------------------------------------------------------------
+// Drifters
+// ---------------------------------------------------------------------------------
+
+struct Track {
+    lat: Vec<f64>,
+    lon: Vec<f64>,
+    sst: Vec<f64>,
+}
+
+fn round_to(x: f64, decimals: i32) -> f64 {
+    let p = 10f64.powi(decimals);
+    (x * p).round() / p
+}
+
+/// Mean zonal current (degrees per day): westward in the tropics, eastward at 45°.
+fn mean_u(lat: f64) -> f64 {
+    let y = lat / 8.0;
+    let z = (lat.abs() - 45.0) / 8.0;
+    -0.12 * (-0.5 * y * y).exp() + 0.08 * (-0.5 * z * z).exp()
+}
+
+/// One drifter: a random walk (AR(1) velocities around a mean current) that never
+/// steps on land; 6-hourly fixes; measured SST = field + N(0, 0.2).
+fn drifter_track(model: &Model, id: usize, fixes: usize) -> Track {
+    let mut rng = Rng::new(SEED ^ 0xD41F_7E00_0000 ^ (id as u64).wrapping_mul(0x1000_0001));
+    let dt = 1.0 / FIXES_PER_DAY as f64;
+    let memory = (-dt / 3.0f64).exp(); // 3-day velocity decorrelation
+    let sigma = 0.15; // degrees per day
+    let kick = sigma * (1.0 - memory * memory).sqrt();
+    let (s0, s1) = ((-60.0f64).to_radians().sin(), 60.0f64.to_radians().sin());
+    let (mut lat, mut lon) = loop {
+        let lat = round_to(rng.uniform(s0, s1).asin().to_degrees(), 4);
+        let lon = round_to(rng.uniform(-180.0, 180.0), 4);
+        if !is_land(lat, lon) {
+            break (lat, wrap_lon(lon));
+        }
+    };
+    let (mut up, mut vp) = (sigma * rng.normal(), sigma * rng.normal());
+    let mut track = Track { lat: Vec::with_capacity(fixes), lon: Vec::with_capacity(fixes), sst: Vec::with_capacity(fixes) };
+    for n in 0..fixes {
+        if n > 0 {
+            up = memory * up + kick * rng.normal();
+            vp = memory * vp + kick * rng.normal();
+            let step = |up: f64, vp: f64| {
+                let mut nlat = lat + vp * dt;
+                if nlat.abs() > 80.0 {
+                    nlat = nlat.signum() * 160.0 - nlat;
+                }
+                let nlon = lon + (mean_u(lat) + up) * dt / lat.to_radians().cos().max(0.1);
+                (round_to(nlat, 4), wrap_lon(round_to(wrap_lon(nlon), 4)))
+            };
+            let mut next = step(up, vp);
+            let mut tries = 0;
+            while is_land(next.0, next.1) && tries < 8 {
+                // Bounce: a new random velocity, until the step stays at sea.
+                up = 1.5 * sigma * rng.normal();
+                vp = 1.5 * sigma * rng.normal();
+                next = step(up, vp);
+                tries += 1;
+            }
+            if is_land(next.0, next.1) {
+                (up, vp) = (0.0, 0.0);
+            } else {
+                (lat, lon) = next;
+            }
+        }
+        let t = n as f64 * dt;
+        let truth = model.smooth(lat, lon, t, &model.eddies_at(t)).max(FREEZING);
+        track.lat.push(lat);
+        track.lon.push(lon);
+        track.sst.push(round_to(truth + 0.2 * rng.normal(), 3));
+    }
+    track
+}
+
+fn write_drifters(path: &Path, spec: &Spec, model: &Model) -> Result<()> {
+    let per = spec.fixes_per_drifter();
+    let fixes = |id: usize| spec.max_records.saturating_sub(id * per).min(per);
+    let n = spec.drifters;
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, n.max(1));
+    let tracks: Vec<Track> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                let range = (w * n / workers)..((w + 1) * n / workers);
+                s.spawn(move || range.map(|id| drifter_track(model, id, fixes(id))).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut all = Vec::with_capacity(n);
+        for h in handles {
+            match h.join() {
+                Ok(t) => all.extend(t),
+                Err(_) => return Err(DataFusionError::Internal("oceanql demo: a drifter thread panicked".into())),
+            }
+        }
+        Ok(all)
+    })?;
+
+    let rows: usize = tracks.iter().map(|t| t.lat.len()).sum();
+    let mut ids = Vec::with_capacity(rows);
+    let mut times = Vec::with_capacity(rows);
+    let step_us = 86_400_000_000 / FIXES_PER_DAY as i64;
+    for (id, t) in tracks.iter().enumerate() {
+        let name = format!("DRIFTER-{:04}", id + 1);
+        for k in 0..t.lat.len() {
+            ids.push(name.clone());
+            times.push(EPOCH_2023_US + k as i64 * step_us);
+        }
+    }
+    let cat = |f: fn(&Track) -> &Vec<f64>| tracks.iter().flat_map(|t| f(t).iter().copied()).collect::<Vec<f64>>();
+    let meta = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("platform_id", DataType::Utf8, false).with_metadata(meta(&[("long_name", "drifter identifier")])),
+        Field::new("time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false)
+            .with_metadata(meta(&[("standard_name", "time"), ("long_name", "time of the fix")])),
+        Field::new("lat", DataType::Float64, false)
+            .with_metadata(meta(&[("standard_name", "latitude"), ("units", "degrees_north")])),
+        Field::new("lon", DataType::Float64, false)
+            .with_metadata(meta(&[("standard_name", "longitude"), ("units", "degrees_east")])),
+        Field::new("sst", DataType::Float64, true).with_metadata(meta(&[
+            ("standard_name", "sea_surface_temperature"),
+            ("long_name", "drifter sea surface temperature (synthetic)"),
+            ("units", "degree_Celsius"),
+        ])),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(ids)),
+        Arc::new(TimestampMicrosecondArray::from(times).with_timezone("UTC")),
+        Arc::new(Float64Array::from(cat(|t| &t.lat))),
+        Arc::new(Float64Array::from(cat(|t| &t.lon))),
+        Arc::new(Float64Array::from(cat(|t| &t.sst))),
+    ];
+    drop(tracks);
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+
+    let sorting = ["platform_id", "time"]
+        .iter()
+        .enumerate()
+        .map(|(i, _)| SortingColumn { column_idx: i as i32, descending: false, nulls_first: false })
+        .collect();
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_max_row_group_row_count(Some(100_000))
+        .set_sorting_columns(Some(sorting))
+        .build();
+    let file = fs::File::create(path).map_err(|e| fail("creating", path, e))?;
+    let mut writer =
+        ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| fail("writing Parquet", path, e))?;
+    const BATCH: usize = 65_536;
+    let mut offset = 0;
+    while offset < batch.num_rows() {
+        let len = BATCH.min(batch.num_rows() - offset);
+        writer.write(&batch.slice(offset, len)).map_err(|e| fail("writing Parquet", path, e))?;
+        offset += len;
+    }
+    writer.close().map_err(|e| fail("writing Parquet", path, e))?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------
+// Catalog
+// ---------------------------------------------------------------------------------
+
+fn sql_string(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', "''"))
+}
+
+fn write_catalog(dir: &Path, spec: &Spec) -> Result<PathBuf> {
+    let path = dir.join("catalog.sql");
+    let res = if spec.cells_per_degree == 1 { "1°".to_string() } else { format!("{}°", spec.res()) };
+    let records = (0..spec.drifters)
+        .map(|id| spec.max_records.saturating_sub(id * spec.fixes_per_drifter()).min(spec.fixes_per_drifter()))
+        .sum::<usize>();
+    let mut nc_dir = dir.join("sst_nc").display().to_string();
+    nc_dir.push('/');
+    let text = format!(
+        "-- OceanQL demo catalog, written by `oceanql demo` (synthetic, deterministic data).\n\
+         -- sst      : global daily SST for 2023 on a {res} grid, one CF-1.8 NetCDF-4 file per day\n\
+         --            (int16 packed, NULL on land); columns time, lat, lon, sst, granule, indices\n\
+         -- sst_zarr : the same field as one Zarr v3 store\n\
+         -- drifters : {drifters} synthetic surface drifters, 6-hourly fixes ({records} records):\n\
+         --            platform_id, time, lat, lon, sst (the field + N(0, 0.2 °C) noise)\n\
+         CREATE EXTERNAL TABLE sst STORED AS NETCDF LOCATION {nc};\n\
+         CREATE EXTERNAL TABLE sst_zarr STORED AS ZARR LOCATION {zarr};\n\
+         CREATE EXTERNAL TABLE drifters STORED AS PARQUET LOCATION {parquet};\n",
+        drifters = spec.drifters,
+        nc = sql_string(Path::new(&nc_dir)),
+        zarr = sql_string(&dir.join("sst.zarr")),
+        parquet = sql_string(&dir.join("drifters.parquet")),
+    );
+    let mut f = fs::File::create(&path).map_err(|e| fail("creating", &path, e))?;
+    f.write_all(text.as_bytes()).map_err(|e| fail("writing", &path, e))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Array as _, AsArray, Int64Array};
+    use datafusion::arrow::datatypes::{Float64Type, TimestampMicrosecondType};
+    use datafusion::datasource::MemTable;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use datafusion::prelude::{ParquetReadOptions, SessionContext};
+
+    /// A fresh directory under the system temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> Self {
+            let p = std::env::temp_dir().join(format!("oceanql-demo-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&p);
+            fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn small() -> Spec {
+        // 3 days, 5 drifters of 12 fixes, the last one cut to 8.
+        Spec { cells_per_degree: 1, days: 3, drifters: 5, max_records: 56, chunk: (45, 90) }
+    }
+
+    fn read_nc_raw(path: &Path) -> (netcdf::File, Vec<i16>) {
+        let f = netcdf::open(path).unwrap();
+        let raw = f.variable("sst").unwrap().get_values::<i16, _>(..).unwrap();
+        (f, raw)
+    }
+
+    #[test]
+    fn landmask_asset_matches_known_places() {
+        assert!(is_land(23.5, 10.5), "Sahara");
+        assert!(is_land(48.85, 2.35), "Paris");
+        assert!(is_land(-80.5, 0.5), "Antarctica");
+        assert!(!is_land(0.5, -150.5), "equatorial Pacific");
+        assert!(!is_land(52.5, -140.5), "NE Pacific");
+        assert!(!is_land(-40.5, 179.9), "Tasman Sea, east edge");
+        // 1 = land, lake, island or ice shelf: about a third of the globe.
+        let land: u32 = LANDMASK_1DEG.iter().map(|b| b.count_ones()).sum();
+        assert_eq!(land, 22412);
+    }
+
+    #[test]
+    fn netcdf_and_zarr_round_trip() {
+        let tmp = TempDir::new("roundtrip");
+        let spec = small();
+        let catalog = write_with(&tmp.0, &spec).unwrap();
+        let model = Model::new();
+        let dir = fs::canonicalize(&tmp.0).unwrap();
+
+        // catalog.sql: three tables, absolute locations.
+        let text = fs::read_to_string(&catalog).unwrap();
+        assert_eq!(catalog, dir.join("catalog.sql"));
+        for line in [
+            format!("CREATE EXTERNAL TABLE sst STORED AS NETCDF LOCATION '{}/sst_nc/';", dir.display()),
+            format!("CREATE EXTERNAL TABLE sst_zarr STORED AS ZARR LOCATION '{}/sst.zarr';", dir.display()),
+            format!("CREATE EXTERNAL TABLE drifters STORED AS PARQUET LOCATION '{}/drifters.parquet';", dir.display()),
+        ] {
+            assert!(text.contains(&line), "{line} not in\n{text}");
+        }
+
+        // NetCDF: layout and CF attributes.
+        let names: Vec<_> = fs::read_dir(dir.join("sst_nc")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 3);
+        let (f, raw) = read_nc_raw(&dir.join("sst_nc/sst_20230102.nc"));
+        assert_eq!(f.dimension_len("time"), Some(1));
+        assert_eq!(f.dimension_len("lat"), Some(180));
+        assert_eq!(f.dimension_len("lon"), Some(360));
+        let time = f.variable("time").unwrap().get_values::<f64, _>(..).unwrap();
+        assert_eq!(time, vec![15341.0]);
+        let lat = f.variable("lat").unwrap().get_values::<f32, _>(..).unwrap();
+        let lon = f.variable("lon").unwrap().get_values::<f32, _>(..).unwrap();
+        assert_eq!((lat[0], lat[179]), (-89.5, 89.5));
+        assert_eq!((lon[0], lon[359]), (0.5, 359.5));
+        let sst = f.variable("sst").unwrap();
+        assert_eq!(sst.chunking().unwrap(), Some(vec![1, 45, 90]));
+        assert_eq!(sst.fill_value::<i16>().unwrap(), Some(FILL));
+        let attr = |n: &str| sst.attribute_value(n).unwrap().unwrap();
+        assert!(matches!(attr("scale_factor"), netcdf::AttributeValue::Double(x) if x == 0.01));
+        assert!(matches!(attr("add_offset"), netcdf::AttributeValue::Double(x) if x == 0.0));
+        assert!(matches!(attr("units"), netcdf::AttributeValue::Str(s) if s == "degree_Celsius"));
+        // file column k is lon (k + 0.5): lon 10.5E is column 10, lon 150.5W is column 209.
+        let at = |lat: f64, lon_0_360: f64| raw[(lat + 89.5) as usize * 360 + (lon_0_360 - 0.5) as usize];
+
+        // Land is fill: Sahara, Paris area, Antarctica.
+        assert_eq!(at(23.5, 10.5), FILL);
+        assert_eq!(at(48.5, 2.5), FILL);
+        assert_eq!(at(-80.5, 0.5), FILL);
+
+        // An ocean cell by hand: 0.5N 150.5W (equatorial Pacific) on 2023-01-02 (t = 1).
+        let t = 1.0f64;
+        let eddies = model.eddies_at(t);
+        assert!(eddies.iter().all(|e| e.term(0.5, -150.5) == 0.0), "an eddy is near the test point");
+        let x: f64 = 4.5 / 48.0;
+        let zonal = -1.8 + 31.0 * (-x.powf(2.7)).exp();
+        let s = (1.0f64).to_radians().sin();
+        let seasonal = 4.0 * s * s * (2.0 * PI * (1.0 - 225.0) / 365.0).cos();
+        let tongue = -2.5 * (-0.5 * (1.5f64 / 4.0).powi(2) - 0.5 * (40.5f64 / 30.0).powi(2)).exp();
+        let blob_amp = 2.5 * (1.0f64 / 240.0).powi(2) * (3.0 - 2.0 / 240.0);
+        assert_eq!(blob_amplitude(240.0), 2.5);
+        let blob = blob_amp * (-0.5 * (52.0f64 / 6.0).powi(2) - 0.5 * (15.5f64 / 12.0).powi(2)).exp();
+        let expected = zonal + seasonal + tongue + blob + cell_noise(90, 29, 1);
+        assert!((27.0..30.0).contains(&expected), "{expected}");
+        assert_eq!(at(0.5, 209.5), (expected * 100.0).round() as i16);
+
+        // Every cell of every day equals the point-by-point formula (this checks the
+        // eddy loop, the lon 0..360 reordering and the mask), in NetCDF and in Zarr.
+        let store = Arc::new(FilesystemStore::new(dir.join("sst.zarr")).unwrap());
+        let zsst = Array::open(store.clone(), "/sst").unwrap();
+        let ztime = Array::open(store.clone(), "/time").unwrap();
+        assert_eq!(ztime.retrieve_chunk::<Vec<i64>>(&[0]).unwrap(), vec![0, 1, 2]);
+        let zlon = Array::open(store, "/lon").unwrap().retrieve_chunk::<Vec<f64>>(&[0]).unwrap();
+        assert_eq!((zlon[0], zlon[359]), (-179.5, 179.5));
+        for day in 0..3 {
+            let (_, raw) = read_nc_raw(&dir.join(format!("sst_nc/sst_{}.nc", day_stamp(day))));
+            let zraw = zsst.retrieve_array_subset::<Vec<i16>>(&[day as u64..day as u64 + 1, 0..180, 0..360]).unwrap();
+            let mut ocean = 0;
+            for i in 0..180 {
+                for j in 0..360 {
+                    let want = if is_land(spec.lat(i), spec.lon(j)) {
+                        FILL
+                    } else {
+                        ocean += 1;
+                        pack(model.cell_value(&spec, i, j, day))
+                    };
+                    assert_eq!(zraw[i * 360 + j], want, "zarr day {day} cell ({i}, {j})");
+                    assert_eq!(raw[i * 360 + (j + 180) % 360], want, "netcdf day {day} cell ({i}, {j})");
+                }
+            }
+            assert_eq!(ocean, 180 * 360 - 22412);
+        }
+        // The eddies are there: some cell differs from base + noise by more than 1 °C.
+        let day = 2;
+        let eddy_cells = (0..180 * 360)
+            .filter(|k| {
+                let (i, j) = (k / 360, k % 360);
+                !is_land(spec.lat(i), spec.lon(j))
+                    && (model.cell_value(&spec, i, j, day) - base(spec.lat(i), spec.lon(j), day as f64)).abs() > 1.0
+            })
+            .count();
+        assert!(eddy_cells > 20, "{eddy_cells}");
+    }
+
+    #[test]
+    fn drifters_parquet() {
+        let tmp = TempDir::new("drifters");
+        let spec = small();
+        write_with(&tmp.0, &spec).unwrap();
+        let model = Model::new();
+        let file = fs::File::open(tmp.0.join("drifters.parquet")).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+        let batches: Vec<RecordBatch> = reader.collect::<std::result::Result<_, _>>().unwrap();
+        let batch = datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        assert_eq!(batch.num_rows(), 4 * 12 + 8);
+        let id = batch.column(0).as_string::<i32>();
+        let time = batch.column(1).as_primitive::<TimestampMicrosecondType>();
+        let lat = batch.column(2).as_primitive::<Float64Type>();
+        let lon = batch.column(3).as_primitive::<Float64Type>();
+        let sst = batch.column(4).as_primitive::<Float64Type>();
+        assert_eq!(batch.schema().field(1).data_type(), &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())));
+        assert_eq!(id.value(0), "DRIFTER-0001");
+        assert_eq!(id.value(batch.num_rows() - 1), "DRIFTER-0005");
+        assert_eq!(time.value(0), EPOCH_2023_US);
+        assert_eq!(time.value(1), EPOCH_2023_US + 6 * 3_600_000_000);
+        let mut max_err: f64 = 0.0;
+        for r in 0..batch.num_rows() {
+            if r > 0 {
+                assert!((id.value(r - 1), time.value(r - 1)) < (id.value(r), time.value(r)), "sorted");
+            }
+            let (la, lo) = (lat.value(r), lon.value(r));
+            assert!((-80.0..=80.0).contains(&la) && (-180.0..180.0).contains(&lo), "({la}, {lo})");
+            assert!(!is_land(la, lo), "drifter on land at ({la}, {lo})");
+            let t = (time.value(r) - EPOCH_2023_US) as f64 / 86_400e6;
+            let truth = model.smooth(la, lo, t, &model.eddies_at(t)).max(FREEZING);
+            max_err = max_err.max((sst.value(r) - truth).abs());
+            assert!(sst.is_valid(r));
+        }
+        assert!(max_err > 0.05 && max_err < 1.2, "noise {max_err}");
+    }
+
+    #[test]
+    fn same_bytes_every_run() {
+        let (a, b) = (TempDir::new("det-a"), TempDir::new("det-b"));
+        write_with(&a.0, &small()).unwrap();
+        write_with(&b.0, &small()).unwrap();
+        for rel in ["sst_nc/sst_20230103.nc", "drifters.parquet", "sst.zarr/zarr.json", "sst.zarr/sst/zarr.json", "sst.zarr/sst/c/2/1/1"] {
+            assert_eq!(fs::read(a.0.join(rel)).unwrap(), fs::read(b.0.join(rel)).unwrap(), "{rel}");
+        }
+    }
+
+    /// The example queries plan and run on the demo tables, with `sst` stood in by an
+    /// in-memory table of the grid columns (the NetCDF provider lives elsewhere).
+    #[tokio::test]
+    async fn example_queries_run() {
+        let tmp = TempDir::new("queries");
+        let spec = small();
+        write_with(&tmp.0, &spec).unwrap();
+        let model = Model::new();
+        let ctx = SessionContext::new();
+        let tz = Some("UTC".into());
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("time", DataType::Timestamp(TimeUnit::Microsecond, tz), false),
+            Field::new("lat", DataType::Float64, false),
+            Field::new("lon", DataType::Float64, false),
+            Field::new("sst", DataType::Float64, true),
+            Field::new("granule", DataType::Utf8, false),
+            Field::new("time_index", DataType::Int64, false),
+            Field::new("lat_index", DataType::Int64, false),
+            Field::new("lon_index", DataType::Int64, false),
+        ]));
+        let mut batches = vec![];
+        let grid = GridStatic::new(&spec);
+        for day in 0..spec.days {
+            let raw = model.day_raw(&spec, &grid, day);
+            let n = raw.len();
+            let columns: Vec<ArrayRef> = vec![
+                Arc::new(TimestampMicrosecondArray::from(vec![EPOCH_2023_US + day as i64 * 86_400_000_000; n]).with_timezone("UTC")),
+                Arc::new(Float64Array::from_iter_values((0..n).map(|k| spec.lat(k / 360)))),
+                Arc::new(Float64Array::from_iter_values((0..n).map(|k| spec.lon(k % 360)))),
+                Arc::new(Float64Array::from_iter(raw.iter().map(|&r| (r != FILL).then(|| r as f64 * SCALE)))),
+                Arc::new(StringArray::from(vec![format!("sst_{}.nc", day_stamp(day)); n])),
+                Arc::new(Int64Array::from(vec![0; n])),
+                Arc::new(Int64Array::from_iter_values((0..n).map(|k| (k / 360) as i64))),
+                Arc::new(Int64Array::from_iter_values((0..n).map(|k| ((k % 360 + 180) % 360) as i64))),
+            ];
+            batches.push(RecordBatch::try_new(schema.clone(), columns).unwrap());
+        }
+        ctx.register_table("sst", Arc::new(MemTable::try_new(schema, vec![batches]).unwrap())).unwrap();
+        let parquet = tmp.0.join("drifters.parquet");
+        ctx.register_parquet("drifters", parquet.to_str().unwrap(), ParquetReadOptions::default()).await.unwrap();
+
+        let mut results = vec![];
+        for (title, sql) in EXAMPLE_QUERIES {
+            let rows = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+            results.push(rows);
+            assert!(!title.is_empty());
+        }
+        // The Blob: one month (January) with both regions present.
+        let blob = &results[0];
+        assert_eq!(blob.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+        // Every drifter fix matches an ocean cell of its day.
+        let matchups = &results[2][0];
+        assert_eq!(matchups.column(1).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0), 56);
+        let std_diff = matchups.column(4).as_primitive::<Float64Type>().value(0);
+        assert!(std_diff > 0.1 && std_diff < 1.0, "{std_diff}");
+    }
+}

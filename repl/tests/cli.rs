@@ -1,0 +1,235 @@
+//! Runs the built `oceanql` binary with -c, -f, --format and -o on CSV files the tests write.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use tempfile::TempDir;
+
+const DRIFTERS_CSV: &str = "platform_id,lat,sst\n101,45.5,12.25\n101,45.75,12.5\n202,-10.0,27.0\n";
+
+/// A directory with `drifters.csv` and `catalog.sql`, which registers it as `drifters`.
+fn workspace() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("drifters.csv"), DRIFTERS_CSV).unwrap();
+    let csv = dir.path().join("drifters.csv");
+    let catalog = format!(
+        "-- the test catalog\nCREATE EXTERNAL TABLE drifters STORED AS CSV LOCATION '{}'\n  OPTIONS ('format.has_header' 'true');\n",
+        csv.display()
+    );
+    std::fs::write(dir.path().join("catalog.sql"), catalog).unwrap();
+    dir
+}
+
+fn oceanql(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_oceanql")).args(args).current_dir(dir).output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs and checks success, returning stdout.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let output = oceanql(dir, args);
+    assert!(output.status.success(), "oceanql {args:?} failed: {}", stderr(&output));
+    stdout(&output)
+}
+
+/// Runs and checks failure with `Error: ` on stderr, returning the message.
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let output = oceanql(dir, args);
+    assert!(!output.status.success(), "oceanql {args:?} should fail; stdout: {}", stdout(&output));
+    let err = stderr(&output);
+    assert!(err.starts_with("Error: "), "stderr of {args:?}: {err}");
+    err
+}
+
+#[test]
+fn command_prints_csv_with_header_when_piped() {
+    let dir = workspace();
+    let out = ok(dir.path(), &["-c", "SELECT 1 AS one, 'a,b' AS text"]);
+    assert_eq!(out, "one,text\n1,\"a,b\"\n");
+}
+
+#[test]
+fn files_run_before_commands_in_one_session() {
+    let dir = workspace();
+    let sql = "SELECT platform_id, count(*) AS fixes FROM drifters GROUP BY 1 ORDER BY 1";
+    let out = ok(dir.path(), &["-c", sql, "-f", "catalog.sql"]);
+    assert_eq!(out, "platform_id,fixes\n101,2\n202,1\n");
+}
+
+#[test]
+fn commands_and_files_repeat_in_order() {
+    let dir = workspace();
+    std::fs::write(dir.path().join("second.sql"), "CREATE VIEW warm AS SELECT * FROM drifters WHERE sst > 20;").unwrap();
+    let args = ["-f", "catalog.sql", "-f", "second.sql", "-c", "SELECT 1 AS a; SELECT 2 AS b", "-c", "SELECT count(*) AS n FROM warm"];
+    assert_eq!(ok(dir.path(), &args), "a\n1\nb\n2\nn\n1\n");
+}
+
+#[test]
+fn csv_header_is_written_for_an_empty_result() {
+    let dir = workspace();
+    let out = ok(dir.path(), &["-f", "catalog.sql", "-c", "SELECT * FROM drifters WHERE sst > 100"]);
+    assert_eq!(out, "platform_id,lat,sst\n");
+}
+
+#[test]
+fn json_is_one_array_of_objects() {
+    let dir = workspace();
+    let out = ok(dir.path(), &["-f", "catalog.sql", "--format", "json", "-c", "SELECT platform_id, sst FROM drifters ORDER BY sst"]);
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows.as_array().map(Vec::len), Some(3));
+    assert_eq!(rows[2]["platform_id"], 202);
+    assert_eq!(rows[0]["sst"], 12.25);
+}
+
+#[test]
+fn table_format_and_maxrows() {
+    let dir = workspace();
+    let out = ok(dir.path(), &["--format", "table", "-c", "SELECT * FROM (VALUES (1), (2), (3)) AS t(x)"]);
+    assert!(out.contains("| x |"), "{out}");
+    assert!(out.ends_with("(3 rows)\n"), "{out}");
+    let args = ["--format", "table", "--maxrows", "2", "-c", "SELECT * FROM (VALUES (1), (2), (3)) AS t(x)"];
+    let out = ok(dir.path(), &args);
+    assert!(!out.contains("| 3 |"), "{out}");
+    assert!(out.ends_with("... 3 rows total, first 2 shown\n"), "{out}");
+    let out = ok(dir.path(), &["-q", "--format", "table", "-c", "SELECT 1 AS x"]);
+    assert!(out.ends_with("+---+\n"), "{out}");
+}
+
+#[test]
+fn output_file_gets_the_last_result() {
+    let dir = workspace();
+    let out = ok(dir.path(), &["-f", "catalog.sql", "-c", "SELECT 'first' AS x; SELECT platform_id FROM drifters", "-o", "ids.csv"]);
+    assert_eq!(out, "x\nfirst\n");
+    let written = std::fs::read_to_string(dir.path().join("ids.csv")).unwrap();
+    assert_eq!(written, "platform_id\n101\n101\n202\n");
+}
+
+#[test]
+fn parquet_output_reads_back() {
+    let dir = workspace();
+    ok(dir.path(), &["-f", "catalog.sql", "-c", "SELECT * FROM drifters", "-o", "out.parquet"]);
+    let out = ok(dir.path(), &["-c", "SELECT count(*) AS n, max(sst) AS warmest FROM 'out.parquet'"]);
+    assert_eq!(out, "n,warmest\n3,27.0\n");
+    let err = fails(dir.path(), &["-c", "SELECT 1", "--format", "parquet"]);
+    assert_eq!(err, "Error: --format parquet needs -o FILE\n");
+}
+
+#[test]
+fn output_file_needs_a_result_to_write() {
+    let dir = workspace();
+    let err = fails(dir.path(), &["-f", "catalog.sql", "-o", "out.csv"]);
+    assert!(err.contains("nothing to write to out.csv: the last statement returned no columns"), "{err}");
+}
+
+#[test]
+fn missing_file_is_an_error() {
+    let dir = workspace();
+    let err = fails(dir.path(), &["-f", "nope.sql", "-c", "SELECT 1"]);
+    assert!(err.starts_with("Error: cannot read nope.sql: No such file"), "{err}");
+}
+
+#[test]
+fn sql_error_stops_the_run() {
+    let dir = workspace();
+    let output = oceanql(dir.path(), &["-c", "SELECT 1 AS first; SELEC 2; SELECT 3 AS third"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout(&output), "first\n1\n");
+    let err = stderr(&output);
+    assert!(err.starts_with("Error: SQL error: ParserError"), "{err}");
+    assert!(err.contains("SELEC"), "{err}");
+}
+
+#[test]
+fn column_typo_names_the_column() {
+    let dir = workspace();
+    let err = fails(dir.path(), &["-f", "catalog.sql", "-c", "SELECT sstt FROM drifters"]);
+    assert!(err.contains("No field named sstt"), "{err}");
+    assert!(err.contains("drifters.sst"), "{err}");
+}
+
+#[test]
+fn unknown_table_is_an_error() {
+    let dir = workspace();
+    let err = fails(dir.path(), &["-c", "SELECT * FROM nowhere"]);
+    assert!(err.contains("table 'datafusion.public.nowhere' not found"), "{err}");
+}
+
+#[test]
+fn meta_commands_work_from_the_command_line() {
+    let dir = workspace();
+    let out = ok(dir.path(), &["-f", "catalog.sql", "-c", "\\d"]);
+    assert!(out.starts_with("name,type,format,location,columns\ndrifters,table,csv,"), "{out}");
+    assert!(out.trim_end().ends_with(",3"), "{out}");
+    let out = ok(dir.path(), &["-f", "catalog.sql", "-c", "\\d drifters"]);
+    assert!(out.starts_with("column,type,nullable,units,standard_name,long_name\nplatform_id,Int64,true,,,\n"), "{out}");
+    let out = ok(dir.path(), &["-c", "\\df sqrt"]);
+    assert!(out.starts_with("name,kind,description\nsqrt,scalar,"), "{out}");
+    let out = ok(dir.path(), &["-c", "\\?"]);
+    assert!(out.contains("\\timing"), "{out}");
+}
+
+#[test]
+fn meta_command_errors() {
+    let dir = workspace();
+    let err = fails(dir.path(), &["-c", "\\x"]);
+    assert!(err.contains("unknown command '\\x'; commands are \\? \\d \\df \\timing \\format \\i \\q (\\? for help)"), "{err}");
+    let err = fails(dir.path(), &["-c", "\\d nowhere"]);
+    assert!(err.contains("No table named 'nowhere'"), "{err}");
+    let err = fails(dir.path(), &["-c", "\\format xml"]);
+    assert!(err.contains("unknown format 'xml': use table, csv or json"), "{err}");
+    let err = fails(dir.path(), &["-c", "\\i missing.sql"]);
+    assert!(err.starts_with("Error: cannot read missing.sql: "), "{err}");
+}
+
+#[test]
+fn script_commands_change_the_session() {
+    let dir = workspace();
+    std::fs::write(dir.path().join("script.sql"), "\\i catalog.sql\n\\format json\n\\timing\nSELECT count(*) AS n FROM drifters;\n\\q\nSELECT 'never';").unwrap();
+    let output = oceanql(dir.path(), &["-f", "script.sql"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "[{\"n\":3}]\n");
+    let err = stderr(&output);
+    assert!(err.contains("Output format is json.\nTiming is on.\nTime: "), "{err}");
+}
+
+#[test]
+fn reads_sql_from_stdin() {
+    let dir = workspace();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oceanql"))
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"SELECT 40 + 2 AS answer;\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "answer\n42\n");
+}
+
+#[test]
+fn demo_flag_runs_an_existing_catalog() {
+    let dir = workspace();
+    let args = ["--demo", "--demo-dir", ".", "-c", "SELECT count(*) AS n FROM drifters"];
+    assert_eq!(ok(dir.path(), &args), "n\n3\n");
+    let err = String::from_utf8_lossy(&oceanql(dir.path(), &["--demo-dir", "."]).stderr).into_owned();
+    assert!(err.contains("--demo"), "{err}");
+}
+
+#[test]
+fn help_shows_flags_and_examples() {
+    let dir = workspace();
+    let out = ok(dir.path(), &["--help"]);
+    for text in ["-f, --file <FILE>", "-c, --command <SQL>", "--format <FORMAT>", "-o, --output <FILE>", "--maxrows <N>", "demo", "Examples:"] {
+        assert!(out.contains(text), "missing {text} in:\n{out}");
+    }
+}

@@ -1,0 +1,8 @@
+//! OceanQL's cross-crate tests, in one binary: sqllogictest files, cross-checks against
+//! xarray, chunk-pruning metrics and bad inputs. See tests/README.md.
+
+mod common;
+mod crosscheck;
+mod errors;
+mod pruning;
+mod slt;
