@@ -110,6 +110,14 @@ pub fn packing_from_attrs(attrs: &BTreeMap<String, AttrValue>) -> Packing {
         p.valid_min = Some(r[0]);
         p.valid_max = Some(r[1]);
     }
+    // A range with min > max (seen in GHRSST masks: valid_max -1b meant 255 unsigned)
+    // would hide every value; such a range carries no information, so it is ignored.
+    if let (Some(lo), Some(hi)) = (p.valid_min, p.valid_max)
+        && lo > hi
+    {
+        p.valid_min = None;
+        p.valid_max = None;
+    }
     p
 }
 

@@ -24,6 +24,7 @@ impl std::fmt::Debug for NetcdfGrid {
 impl NetcdfGrid {
     /// Opens `path` and recognises its grid.
     pub fn open(path: &str) -> Result<Self> {
+        quiet_hdf5();
         let meta = std::fs::metadata(path).map_err(|e| file_error(path, None, e))?;
         let file = netcdf::open(path).map_err(|e| file_error(path, None, format!("not a readable NetCDF file ({e})")))?;
         let raw_vars = file.variables().map(|v| raw_var(path, &v)).collect::<Result<Vec<_>>>()?;
@@ -42,6 +43,7 @@ impl GridReader for NetcdfGrid {
     }
 
     fn read_raw(&self, var: &VarInfo, start: &[usize], count: &[usize]) -> Result<(RawValues, u64)> {
+        quiet_hdf5();
         let path = &self.info.granule;
         let v = self
             .file
@@ -63,6 +65,26 @@ impl GridReader for NetcdfGrid {
         };
         Ok((raw, chunk_bytes(var, start, count)))
     }
+}
+
+/// Turns off HDF5's automatic error printing on this thread.
+///
+/// libnetcdf probes optional attributes (e.g. `_QuantizeBitRoundNumberOfSignificantBits`)
+/// and expects failures; HDF5 prints each failure to stderr unless told not to,
+/// and that setting is per thread, while libnetcdf sets it only on the thread
+/// that initialised it. Errors still come back to us as return codes.
+fn quiet_hdf5() {
+    thread_local! { static DONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) }; }
+    DONE.with(|done| {
+        if !done.get() {
+            let _guard = hdf5_metno_sys::LOCK.lock();
+            // SAFETY: plain FFI call with the default error stack and no callback, under the HDF5 lock.
+            unsafe {
+                hdf5_metno_sys::h5e::H5Eset_auto2(hdf5_metno_sys::h5e::H5E_DEFAULT, None, std::ptr::null_mut());
+            }
+            done.set(true);
+        }
+    });
 }
 
 /// Uncompressed bytes of the chunks a hyperslab touches (libnetcdf reads whole chunks).

@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use zarrs::array::{Array, ArrayBytes, ArrayMetadata, ArrayMetadataV2, ArrayMetadataV3, ArraySubset};
+use zarrs::array::{
+    Array, ArrayBytes, ArrayMetadata, ArrayMetadataV2, ArrayMetadataV3, ArraySubset,
+};
 use zarrs::filesystem::FilesystemStore;
 use zarrs::storage::ReadableStorageTraits;
 use zarrs::storage::storage_adapter::performance_metrics::PerformanceMetricsStorageAdapter;
@@ -41,7 +43,10 @@ impl std::fmt::Debug for ZarrGrid {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut names: Vec<&String> = self.arrays.keys().collect();
         names.sort();
-        f.debug_struct("ZarrGrid").field("granule", &self.info.granule).field("arrays", &names).finish()
+        f.debug_struct("ZarrGrid")
+            .field("granule", &self.info.granule)
+            .field("arrays", &names)
+            .finish()
     }
 }
 
@@ -69,14 +74,23 @@ impl ZarrGrid {
     pub fn open(path: &str) -> Result<ZarrGrid> {
         let root = Path::new(path.strip_prefix("file://").unwrap_or(path));
         if !root.exists() {
-            return Err(file_error(path, None, "no such Zarr store (the path does not exist)"));
+            return Err(file_error(
+                path,
+                None,
+                "no such Zarr store (the path does not exist)",
+            ));
         }
         if !root.is_dir() {
-            return Err(file_error(path, None, "not a Zarr store: a Zarr store is a directory"));
+            return Err(file_error(
+                path,
+                None,
+                "not a Zarr store: a Zarr store is a directory",
+            ));
         }
         let nodes = list_arrays(path, root)?;
         let store = Arc::new(
-            FilesystemStore::new(root).map_err(|e| file_error(path, None, format!("cannot open the Zarr store: {e}")))?,
+            FilesystemStore::new(root)
+                .map_err(|e| file_error(path, None, format!("cannot open the Zarr store: {e}")))?,
         );
         let mut raw_vars = Vec::with_capacity(nodes.len());
         let mut by_name: HashMap<String, &Node> = HashMap::new();
@@ -92,9 +106,12 @@ impl ZarrGrid {
                 .get(&v.name)
                 .ok_or_else(|| file_error(path, Some(&v.name), "array metadata not found"))?;
             let array = open_array(path, &store, node)?;
-            let dtype = v.dtype.ok_or_else(|| file_error(path, Some(&v.name), "unsupported data type"))?;
+            let dtype = v
+                .dtype
+                .ok_or_else(|| file_error(path, Some(&v.name), "unsupported data type"))?;
             let subset = array.subset_all();
-            let values = retrieve(&array, &subset, dtype).map_err(|e| read_error(path, &v.name, &array, &subset, dtype, e))?;
+            let values = retrieve(&array, &subset, dtype)
+                .map_err(|e| read_error(path, &v.name, &array, &subset, e))?;
             Ok(to_f64(values))
         };
         let size_bytes = dir_size(root);
@@ -105,7 +122,11 @@ impl ZarrGrid {
                 .ok_or_else(|| file_error(path, Some(&var.name), "array metadata not found"))?;
             arrays.insert(var.name.clone(), open_array(path, &store, node)?);
         }
-        Ok(ZarrGrid { info, store, arrays })
+        Ok(ZarrGrid {
+            info,
+            store,
+            arrays,
+        })
     }
 }
 
@@ -114,18 +135,30 @@ impl GridReader for ZarrGrid {
         &self.info
     }
 
-    fn read_raw(&self, var: &VarInfo, start: &[usize], count: &[usize]) -> Result<(RawValues, u64)> {
+    fn read_raw(
+        &self,
+        var: &VarInfo,
+        start: &[usize],
+        count: &[usize],
+    ) -> Result<(RawValues, u64)> {
         let granule = self.info.granule.as_str();
-        let array = self
-            .arrays
-            .get(&var.name)
-            .ok_or_else(|| file_error(granule, Some(&var.name), "no such gridded variable in this Zarr store"))?;
+        let array = self.arrays.get(&var.name).ok_or_else(|| {
+            file_error(
+                granule,
+                Some(&var.name),
+                "no such gridded variable in this Zarr store",
+            )
+        })?;
         let shape = array.shape();
         if start.len() != shape.len() || count.len() != shape.len() {
             return Err(file_error(
                 granule,
                 Some(&var.name),
-                format!("hyperslab has {} dimensions, the array has {}", start.len().max(count.len()), shape.len()),
+                format!(
+                    "hyperslab has {} dimensions, the array has {}",
+                    start.len().max(count.len()),
+                    shape.len()
+                ),
             ));
         }
         let in_bounds = start
@@ -137,7 +170,9 @@ impl GridReader for ZarrGrid {
             return Err(file_error(
                 granule,
                 Some(&var.name),
-                format!("hyperslab start {start:?} count {count:?} is outside the array shape {shape:?}"),
+                format!(
+                    "hyperslab start {start:?} count {count:?} is outside the array shape {shape:?}"
+                ),
             ));
         }
         let subset = ArraySubset::new_with_start_shape(
@@ -150,13 +185,38 @@ impl GridReader for ZarrGrid {
         let metered = Arc::new(PerformanceMetricsStorageAdapter::new(self.store.clone()));
         let reader = array.with_storage(metered.clone());
         let values = retrieve(&reader, &subset, var.dtype)
-            .map_err(|e| read_error(granule, &var.name, array, &subset, var.dtype, e))?;
+            .map_err(|e| read_error(granule, &var.name, array, &subset, e))?;
         Ok((values, metered.bytes_read() as u64))
     }
 }
 
 /// Reads `subset` of `array` as the typed values of `dtype`.
 fn retrieve<S: ?Sized + ReadableStorageTraits + 'static>(
+    array: &Array<S>,
+    subset: &ArraySubset,
+    dtype: SourceType,
+) -> std::result::Result<RawValues, String> {
+    guarded(|| retrieve_typed(array, subset, dtype))
+}
+
+/// Runs a zarrs call, turning a panic (zarrs documents some for impossible
+/// sizes from untrusted metadata) into an error: a scan must never panic.
+fn guarded<T, E: std::fmt::Display>(
+    f: impl FnOnce() -> std::result::Result<T, E>,
+) -> std::result::Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(p) => {
+            let why = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+            Err(format!("zarrs panicked: {}", why.unwrap_or_default()))
+        }
+    }
+}
+
+fn retrieve_typed<S: ?Sized + ReadableStorageTraits + 'static>(
     array: &Array<S>,
     subset: &ArraySubset,
     dtype: SourceType,
@@ -197,44 +257,66 @@ fn read_error(
     name: &str,
     array: &Array<impl ?Sized + ReadableStorageTraits + 'static>,
     subset: &ArraySubset,
-    dtype: SourceType,
-    err: zarrs::array::ArrayError,
+    err: String,
 ) -> datafusion::error::DataFusionError {
-    let _ = dtype;
     // Only on the error path: retry chunk by chunk to find the culprit.
     if let Ok(Some(chunks)) = array.chunks_in_array_subset(subset)
         && chunks.num_elements() <= 1_000_000
     {
         for idx in chunks.indices().into_iter() {
-            if let Err(e) = array.retrieve_chunk::<ArrayBytes<'static>>(&idx) {
+            if let Err(e) = guarded(|| array.retrieve_chunk::<ArrayBytes<'static>>(&idx)) {
                 let key = array.chunk_key(&idx);
-                return file_error(granule, Some(name), format!("cannot read chunk '{key}': {e}"));
+                return file_error(
+                    granule,
+                    Some(name),
+                    format!("cannot read chunk '{key}': {e}"),
+                );
             }
         }
     }
-    file_error(granule, Some(name), format!("cannot read {:?}: {err}", subset.to_ranges()))
+    file_error(
+        granule,
+        Some(name),
+        format!("cannot read {:?}: {err}", subset.to_ranges()),
+    )
 }
 
 /// Opens a zarrs array from the metadata already read (no second read of the store).
-fn open_array(granule: &str, store: &Arc<FilesystemStore>, node: &Node) -> Result<Array<FilesystemStore>> {
-    let err = |e: String| file_error(granule, Some(&node.name), format!("invalid array metadata in '{}': {e}", node.meta_key));
+fn open_array(
+    granule: &str,
+    store: &Arc<FilesystemStore>,
+    node: &Node,
+) -> Result<Array<FilesystemStore>> {
+    let err = |e: String| {
+        file_error(
+            granule,
+            Some(&node.name),
+            format!("invalid array metadata in '{}': {e}", node.meta_key),
+        )
+    };
     let metadata = match node.format {
         Format::V2 => {
-            let mut m: ArrayMetadataV2 = serde_json::from_value(node.meta.clone()).map_err(|e| err(e.to_string()))?;
+            let mut m: ArrayMetadataV2 =
+                serde_json::from_value(node.meta.clone()).map_err(|e| err(e.to_string()))?;
             m.attributes = node.attrs.clone();
             ArrayMetadata::V2(m)
         }
         Format::V3 => ArrayMetadata::V3(
-            serde_json::from_value::<ArrayMetadataV3>(node.meta.clone()).map_err(|e| err(e.to_string()))?,
+            serde_json::from_value::<ArrayMetadataV3>(node.meta.clone())
+                .map_err(|e| err(e.to_string()))?,
         ),
     };
-    let array = Array::new_with_metadata(store.clone(), &format!("/{}", node.name), metadata).map_err(|e| err(e.to_string()))?;
+    let array =
+        guarded(|| Array::new_with_metadata(store.clone(), &format!("/{}", node.name), metadata))
+            .map_err(err)?;
     // Bound-check the chunk grid from untrusted metadata before any chunk is decoded.
     let size = array.data_type().fixed_size().unwrap_or(8) as u64;
     if array.dimensionality() > 0 {
         let first = vec![0u64; array.dimensionality()];
         if let Ok(chunk) = array.chunk_shape(&first) {
-            let bytes = chunk.iter().try_fold(size, |acc, n| acc.checked_mul(n.get()));
+            let bytes = chunk
+                .iter()
+                .try_fold(size, |acc, n| acc.checked_mul(n.get()));
             if bytes.is_none_or(|b| b > MAX_CHUNK_BYTES) {
                 return Err(err(format!(
                     "chunk shape {:?} is too large ({} bytes at most per chunk)",
@@ -253,9 +335,21 @@ fn read_json(granule: &str, var: Option<&str>, root: &Path, key: &str) -> Result
     let bytes = match std::fs::read(&file) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(file_error(granule, var, format!("cannot read '{key}': {e}"))),
+        Err(e) => {
+            return Err(file_error(
+                granule,
+                var,
+                format!("cannot read '{key}': {e}"),
+            ));
+        }
     };
-    parse_json(&bytes).map(Some).map_err(|e| file_error(granule, var, format!("invalid Zarr metadata in '{key}': {e}")))
+    parse_json(&bytes).map(Some).map_err(|e| {
+        file_error(
+            granule,
+            var,
+            format!("invalid Zarr metadata in '{key}': {e}"),
+        )
+    })
 }
 
 /// Parses metadata JSON, accepting the bare `NaN`/`Infinity` that zarr-python 2 wrote in attributes.
@@ -263,9 +357,15 @@ fn parse_json(bytes: &[u8]) -> std::result::Result<Value, serde_json::Error> {
     match serde_json::from_slice(bytes) {
         Ok(v) => Ok(v),
         Err(e) => {
-            let Ok(text) = std::str::from_utf8(bytes) else { return Err(e) };
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                return Err(e);
+            };
             let fixed = quote_non_finite(text);
-            if fixed == text { Err(e) } else { serde_json::from_str(&fixed).map_err(|_| e) }
+            if fixed == text {
+                Err(e)
+            } else {
+                serde_json::from_str(&fixed).map_err(|_| e)
+            }
         }
     }
 }
@@ -291,7 +391,10 @@ fn quote_non_finite(text: &str) -> String {
         }
         if c == '"' {
             in_string = true;
-        } else if let Some(tok) = ["-Infinity", "Infinity", "NaN"].iter().find(|t| rest.starts_with(**t)) {
+        } else if let Some(tok) = ["-Infinity", "Infinity", "NaN"]
+            .iter()
+            .find(|t| rest.starts_with(**t))
+        {
             out.push('"');
             out.push_str(tok);
             out.push('"');
@@ -310,60 +413,119 @@ fn list_arrays(granule: &str, root: &Path) -> Result<Vec<Node>> {
     if let Some(group) = read_json(granule, None, root, "zarr.json")? {
         let node_type = group.get("node_type").and_then(Value::as_str);
         if node_type == Some("array") {
-            return Err(file_error(granule, None, "the root of this Zarr store is a single array, not a group of variables"));
+            return Err(file_error(
+                granule,
+                None,
+                "the root of this Zarr store is a single array, not a group of variables",
+            ));
         }
-        if node_type != Some("group") || group.get("zarr_format").and_then(Value::as_u64) != Some(3) {
-            return Err(file_error(granule, None, "invalid Zarr metadata in 'zarr.json': not a Zarr v3 group (node_type/zarr_format)"));
+        if node_type != Some("group") || group.get("zarr_format").and_then(Value::as_u64) != Some(3)
+        {
+            return Err(file_error(
+                granule,
+                None,
+                "invalid Zarr metadata in 'zarr.json': not a Zarr v3 group (node_type/zarr_format)",
+            ));
         }
-        let consolidated = group.get("consolidated_metadata").and_then(|c| c.get("metadata")).and_then(Value::as_object);
+        let consolidated = group
+            .get("consolidated_metadata")
+            .and_then(|c| c.get("metadata"))
+            .and_then(Value::as_object);
         if let Some(all) = consolidated {
             for (name, meta) in all {
-                if name.contains('/') || meta.get("node_type").and_then(Value::as_str) != Some("array") {
+                if name.contains('/')
+                    || meta.get("node_type").and_then(Value::as_str) != Some("array")
+                {
                     continue;
                 }
-                nodes.push(v3_node(name, meta.clone(), format!("zarr.json (consolidated metadata of '{name}')")));
+                nodes.push(v3_node(
+                    name,
+                    meta.clone(),
+                    format!("zarr.json (consolidated metadata of '{name}')"),
+                ));
             }
         } else {
             for name in subdirs(granule, root)? {
                 let key = format!("{name}/zarr.json");
-                let Some(meta) = read_json(granule, Some(&name), root, &key)? else { continue };
+                let Some(meta) = read_json(granule, Some(&name), root, &key)? else {
+                    continue;
+                };
                 if meta.get("node_type").and_then(Value::as_str) == Some("array") {
                     nodes.push(v3_node(&name, meta, key));
                 }
             }
         }
     } else if let Some(consolidated) = read_json(granule, None, root, ".zmetadata")? {
-        let all = consolidated.get("metadata").and_then(Value::as_object).ok_or_else(|| {
-            file_error(granule, None, "invalid Zarr metadata in '.zmetadata': no 'metadata' object")
-        })?;
+        let all = consolidated
+            .get("metadata")
+            .and_then(Value::as_object)
+            .ok_or_else(|| {
+                file_error(
+                    granule,
+                    None,
+                    "invalid Zarr metadata in '.zmetadata': no 'metadata' object",
+                )
+            })?;
         for (key, meta) in all {
-            let Some(name) = key.strip_suffix("/.zarray") else { continue };
+            let Some(name) = key.strip_suffix("/.zarray") else {
+                continue;
+            };
             if name.contains('/') {
                 continue;
             }
             let attrs = match all.get(&format!("{name}/.zattrs")) {
                 Some(Value::Object(a)) => a.clone(),
                 Some(_) => {
-                    return Err(file_error(granule, Some(name), format!("invalid Zarr metadata in '.zmetadata': '{name}/.zattrs' is not an object")));
+                    return Err(file_error(
+                        granule,
+                        Some(name),
+                        format!(
+                            "invalid Zarr metadata in '.zmetadata': '{name}/.zattrs' is not an object"
+                        ),
+                    ));
                 }
                 None => Map::new(),
             };
-            nodes.push(Node { name: name.to_string(), format: Format::V2, meta: meta.clone(), attrs, meta_key: format!(".zmetadata ('{name}/.zarray')") });
+            nodes.push(Node {
+                name: name.to_string(),
+                format: Format::V2,
+                meta: meta.clone(),
+                attrs,
+                meta_key: format!(".zmetadata ('{name}/.zarray')"),
+            });
         }
     } else if root.join(".zgroup").is_file() {
         read_json(granule, None, root, ".zgroup")?;
         for name in subdirs(granule, root)? {
             let key = format!("{name}/.zarray");
-            let Some(meta) = read_json(granule, Some(&name), root, &key)? else { continue };
+            let Some(meta) = read_json(granule, Some(&name), root, &key)? else {
+                continue;
+            };
             let attrs = match read_json(granule, Some(&name), root, &format!("{name}/.zattrs"))? {
                 Some(Value::Object(a)) => a,
-                Some(_) => return Err(file_error(granule, Some(&name), format!("invalid Zarr metadata in '{name}/.zattrs': not an object"))),
+                Some(_) => {
+                    return Err(file_error(
+                        granule,
+                        Some(&name),
+                        format!("invalid Zarr metadata in '{name}/.zattrs': not an object"),
+                    ));
+                }
                 None => Map::new(),
             };
-            nodes.push(Node { name, format: Format::V2, meta, attrs, meta_key: key });
+            nodes.push(Node {
+                name,
+                format: Format::V2,
+                meta,
+                attrs,
+                meta_key: key,
+            });
         }
     } else if root.join(".zarray").is_file() {
-        return Err(file_error(granule, None, "the root of this Zarr store is a single array, not a group of variables"));
+        return Err(file_error(
+            granule,
+            None,
+            "the root of this Zarr store is a single array, not a group of variables",
+        ));
     } else {
         return Err(file_error(
             granule,
@@ -380,15 +542,23 @@ fn v3_node(name: &str, meta: Value, meta_key: String) -> Node {
         Some(Value::Object(a)) => a.clone(),
         _ => Map::new(),
     };
-    Node { name: name.to_string(), format: Format::V3, meta, attrs, meta_key }
+    Node {
+        name: name.to_string(),
+        format: Format::V3,
+        meta,
+        attrs,
+        meta_key,
+    }
 }
 
 /// Names of the subdirectories of `root`, sorted.
 fn subdirs(granule: &str, root: &Path) -> Result<Vec<String>> {
-    let entries = std::fs::read_dir(root).map_err(|e| file_error(granule, None, format!("cannot list the Zarr store: {e}")))?;
+    let entries = std::fs::read_dir(root)
+        .map_err(|e| file_error(granule, None, format!("cannot list the Zarr store: {e}")))?;
     let mut names = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| file_error(granule, None, format!("cannot list the Zarr store: {e}")))?;
+        let entry = entry
+            .map_err(|e| file_error(granule, None, format!("cannot list the Zarr store: {e}")))?;
         if entry.path().is_dir()
             && let Some(name) = entry.file_name().to_str()
         {
@@ -404,7 +574,9 @@ fn dir_size(dir: &Path) -> u64 {
     let mut total = 0;
     let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let Ok(ft) = entry.file_type() else { continue };
             if ft.is_dir() {
@@ -423,33 +595,62 @@ fn dir_size(dir: &Path) -> u64 {
 /// without dimension names (not part of a labelled grid).
 fn raw_var(granule: &str, node: &Node) -> Result<Option<RawVar>> {
     let name = node.name.as_str();
-    let bad = |why: String| file_error(granule, Some(name), format!("invalid array metadata in '{}': {why}", node.meta_key));
+    let bad = |why: String| {
+        file_error(
+            granule,
+            Some(name),
+            format!("invalid array metadata in '{}': {why}", node.meta_key),
+        )
+    };
     let shape: Vec<u64> = node
         .meta
         .get("shape")
         .and_then(Value::as_array)
         .and_then(|a| a.iter().map(Value::as_u64).collect::<Option<Vec<u64>>>())
         .ok_or_else(|| bad("'shape' is not a list of non-negative integers".into()))?;
-    if shape.iter().try_fold(1u64, |acc, &n| acc.checked_mul(n)).is_none_or(|n| n > usize::MAX as u64 / 8) {
+    if shape
+        .iter()
+        .try_fold(1u64, |acc, &n| acc.checked_mul(n))
+        .is_none_or(|n| n > usize::MAX as u64 / 8)
+    {
         return Err(bad(format!("shape {shape:?} is too large")));
     }
     let mut attrs = node.attrs.clone();
     let xarray_dims = attrs.remove("_ARRAY_DIMENSIONS");
     let dim_names = match node.format {
         Format::V2 => xarray_dims,
-        Format::V3 => node.meta.get("dimension_names").cloned().filter(|d| !d.is_null()).or(xarray_dims),
+        Format::V3 => node
+            .meta
+            .get("dimension_names")
+            .cloned()
+            .filter(|d| !d.is_null())
+            .or(xarray_dims),
     };
     let dim_names: Option<Vec<String>> = dim_names
         .as_ref()
         .and_then(Value::as_array)
         .and_then(|a| a.iter().map(|d| d.as_str().map(str::to_string)).collect());
-    let Some(dim_names) = dim_names else { return Ok(None) };
+    let Some(dim_names) = dim_names else {
+        return Ok(None);
+    };
     if dim_names.len() != shape.len() {
-        return Err(bad(format!("{} dimension names {dim_names:?} for a {}-D array", dim_names.len(), shape.len())));
+        return Err(bad(format!(
+            "{} dimension names {dim_names:?} for a {}-D array",
+            dim_names.len(),
+            shape.len()
+        )));
     }
     let dtype = match node.format {
-        Format::V2 => node.meta.get("dtype").and_then(Value::as_str).and_then(v2_dtype),
-        Format::V3 => node.meta.get("data_type").and_then(Value::as_str).and_then(v3_dtype),
+        Format::V2 => node
+            .meta
+            .get("dtype")
+            .and_then(Value::as_str)
+            .and_then(v2_dtype),
+        Format::V3 => node
+            .meta
+            .get("data_type")
+            .and_then(Value::as_str)
+            .and_then(v3_dtype),
     };
     let chunks = chunk_shape(node, &shape).map_err(bad)?;
     let mut attr_values: BTreeMap<String, AttrValue> = BTreeMap::new();
@@ -462,7 +663,12 @@ fn raw_var(granule: &str, node: &Node) -> Result<Option<RawVar>> {
         Format::V2 => {
             // xarray (use_zarr_fill_value_as_mask, the v2 default): the array's
             // fill_value, when set, is the _FillValue.
-            if let Some(fill) = node.meta.get("fill_value").filter(|f| !f.is_null()).and_then(json_number) {
+            if let Some(fill) = node
+                .meta
+                .get("fill_value")
+                .filter(|f| !f.is_null())
+                .and_then(json_number)
+            {
                 attr_values.insert("_FillValue".into(), AttrValue::Numbers(vec![fill]));
             }
         }
@@ -482,7 +688,10 @@ fn raw_var(granule: &str, node: &Node) -> Result<Option<RawVar>> {
     }
     Ok(Some(RawVar {
         name: name.to_string(),
-        dims: dim_names.into_iter().zip(shape.iter().map(|&n| n as usize)).collect(),
+        dims: dim_names
+            .into_iter()
+            .zip(shape.iter().map(|&n| n as usize))
+            .collect(),
         dtype,
         attrs: attr_values,
         chunks,
@@ -491,34 +700,55 @@ fn raw_var(granule: &str, node: &Node) -> Result<Option<RawVar>> {
 
 /// The regular (inner, for sharded arrays) chunk shape, bounded by the array shape.
 fn chunk_shape(node: &Node, shape: &[u64]) -> std::result::Result<Option<Vec<usize>>, String> {
-    let list = |v: Option<&Value>| -> Option<Vec<u64>> { v?.as_array()?.iter().map(Value::as_u64).collect() };
+    let list = |v: Option<&Value>| -> Option<Vec<u64>> {
+        v?.as_array()?.iter().map(Value::as_u64).collect()
+    };
     let chunks = match node.format {
-        Format::V2 => Some(list(node.meta.get("chunks")).ok_or("'chunks' is not a list of integers")?),
+        Format::V2 => {
+            Some(list(node.meta.get("chunks")).ok_or("'chunks' is not a list of integers")?)
+        }
         Format::V3 => {
             let grid = node.meta.get("chunk_grid");
             if grid.and_then(|g| g.get("name")).and_then(Value::as_str) != Some("regular") {
                 None
             } else {
-                let outer = list(grid.and_then(|g| g.get("configuration")).and_then(|c| c.get("chunk_shape")))
-                    .ok_or("'chunk_grid' has no list of integers 'chunk_shape'")?;
+                let outer = list(
+                    grid.and_then(|g| g.get("configuration"))
+                        .and_then(|c| c.get("chunk_shape")),
+                )
+                .ok_or("'chunk_grid' has no list of integers 'chunk_shape'")?;
                 let inner = node
                     .meta
                     .get("codecs")
                     .and_then(Value::as_array)
-                    .and_then(|codecs| codecs.iter().find(|c| c.get("name").and_then(Value::as_str) == Some("sharding_indexed")))
+                    .and_then(|codecs| {
+                        codecs.iter().find(|c| {
+                            c.get("name").and_then(Value::as_str) == Some("sharding_indexed")
+                        })
+                    })
                     .and_then(|c| list(c.get("configuration").and_then(|c| c.get("chunk_shape"))));
                 Some(inner.filter(|i| i.len() == outer.len()).unwrap_or(outer))
             }
         }
     };
-    let Some(chunks) = chunks else { return Ok(None) };
+    let Some(chunks) = chunks else {
+        return Ok(None);
+    };
     if chunks.len() != shape.len() {
-        return Err(format!("chunk shape {chunks:?} does not match the array shape {shape:?}"));
+        return Err(format!(
+            "chunk shape {chunks:?} does not match the array shape {shape:?}"
+        ));
     }
     if chunks.contains(&0) {
         return Err(format!("chunk shape {chunks:?} has a zero length"));
     }
-    Ok(Some(chunks.iter().zip(shape).map(|(&c, &n)| c.min(n.max(1)) as usize).collect()))
+    Ok(Some(
+        chunks
+            .iter()
+            .zip(shape)
+            .map(|(&c, &n)| c.min(n.max(1)) as usize)
+            .collect(),
+    ))
 }
 
 fn v2_dtype(d: &str) -> Option<SourceType> {
@@ -641,15 +871,24 @@ mod tests {
         assert!(fill_attr(&v, Some(SourceType::F64)).unwrap().is_nan());
         let v = Value::String(base64_of(&(-999.0f64).to_le_bytes()));
         assert_eq!(fill_attr(&v, Some(SourceType::F32)), Some(-999.0));
-        assert_eq!(fill_attr(&serde_json::json!(-32768), Some(SourceType::I16)), Some(-32768.0));
-        assert!(fill_attr(&serde_json::json!("NaN"), Some(SourceType::F32)).unwrap().is_nan());
+        assert_eq!(
+            fill_attr(&serde_json::json!(-32768), Some(SourceType::I16)),
+            Some(-32768.0)
+        );
+        assert!(
+            fill_attr(&serde_json::json!("NaN"), Some(SourceType::F32))
+                .unwrap()
+                .is_nan()
+        );
     }
 
     fn base64_of(bytes: &[u8]) -> String {
         const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut out = String::new();
         for c in bytes.chunks(3) {
-            let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
             for i in 0..4 {
                 if i <= c.len() {
                     out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);

@@ -77,33 +77,69 @@ fn fixtures() -> &'static (PathBuf, Value) {
     FIXTURES.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
         let setup = root.join("tests/python/setup_venv.sh");
-        let out = Command::new("bash").arg(&setup).output().expect("run tests/python/setup_venv.sh");
+        let out = Command::new("bash")
+            .arg(&setup)
+            .output()
+            .expect("run tests/python/setup_venv.sh");
         assert!(
             out.status.success(),
             "{} failed (it creates the Python venv of the cross-checks):\n{}",
             setup.display(),
             String::from_utf8_lossy(&out.stderr)
         );
-        let python = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_string();
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("zarr-fixtures-{}", std::process::id()));
+        let python = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        // Remove the fixtures of earlier runs whose process is gone.
+        for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("zarr-fixtures-")
+                && !Path::new("/proc").join(pid).exists()
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let dir = tmp.join(format!("zarr-fixtures-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let script = dir.join("write_stores.py");
         std::fs::write(&script, WRITER).unwrap();
-        let out = Command::new(&python).arg(&script).arg(&dir).output().expect("run the venv python");
-        assert!(out.status.success(), "writing the Zarr stores with xarray failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        let expected: Value = serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+        let out = Command::new(&python)
+            .arg(&script)
+            .arg(&dir)
+            .output()
+            .expect("run the venv python");
+        assert!(
+            out.status.success(),
+            "writing the Zarr stores with xarray failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let expected: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
         (dir, expected)
     })
 }
 
 fn store(name: &str) -> (String, &'static Value) {
     let (dir, expected) = fixtures();
-    (dir.join(format!("{name}.zarr")).to_string_lossy().into_owned(), &expected[name])
+    (
+        dir.join(format!("{name}.zarr"))
+            .to_string_lossy()
+            .into_owned(),
+        &expected[name],
+    )
 }
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 fn optional_floats(v: &Value) -> Vec<Option<f64>> {
@@ -116,8 +152,16 @@ fn read_sst(z: &ZarrGrid, slab: Slab) -> (Vec<Option<f64>>, u64) {
     let (start, count) = slab.for_dims(&var.dims);
     let (raw, bytes) = z.read_raw(&var, &start, &count).unwrap();
     let array = to_arrow(&var, &raw, &slab).unwrap();
-    let array = array.as_any().downcast_ref::<Float64Array>().expect("packed sst decodes to Float64");
-    ((0..array.len()).map(|i| array.is_valid(i).then(|| array.value(i))).collect(), bytes)
+    let array = array
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .expect("packed sst decodes to Float64");
+    (
+        (0..array.len())
+            .map(|i| array.is_valid(i).then(|| array.value(i)))
+            .collect(),
+        bytes,
+    )
 }
 
 fn assert_close(got: &[Option<f64>], want: &[Option<f64>], what: &str) {
@@ -125,7 +169,10 @@ fn assert_close(got: &[Option<f64>], want: &[Option<f64>], what: &str) {
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         match (g, w) {
             (None, None) => {}
-            (Some(g), Some(w)) => assert!((g - w).abs() <= 1e-9 * w.abs().max(1e-300), "{what}[{i}]: got {g}, xarray {w}"),
+            (Some(g), Some(w)) => assert!(
+                (g - w).abs() <= 1e-9 * w.abs().max(1e-300),
+                "{what}[{i}]: got {g}, xarray {w}"
+            ),
             _ => panic!("{what}[{i}]: got {g:?}, xarray {w:?}"),
         }
     }
@@ -138,7 +185,10 @@ fn chunk_bytes(store: &str) -> u64 {
             let path = e.path();
             if path.is_dir() {
                 walk(&path, total);
-            } else if !matches!(e.file_name().to_str(), Some(".zarray" | ".zattrs" | "zarr.json")) {
+            } else if !matches!(
+                e.file_name().to_str(),
+                Some(".zarray" | ".zattrs" | "zarr.json")
+            ) {
                 *total += e.metadata().unwrap().len();
             }
         }
@@ -156,10 +206,18 @@ fn zarr_stores_decode_like_xarray() {
         let info = z.info();
         assert_eq!(info.granule, path);
         assert!(info.has_time);
-        let want_time: Vec<i64> = want["time_us"].as_array().unwrap().iter().map(|t| t.as_i64().unwrap()).collect();
+        let want_time: Vec<i64> = want["time_us"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_i64().unwrap())
+            .collect();
         assert_eq!(info.time, want_time, "{name}: time");
         assert_eq!(info.lat, floats(&want["lat"]), "{name}: lat");
-        let want_lon: Vec<f64> = floats(&want["lon"]).into_iter().map(|x| if x >= 180.0 { x - 360.0 } else { x }).collect();
+        let want_lon: Vec<f64> = floats(&want["lon"])
+            .into_iter()
+            .map(|x| if x >= 180.0 { x - 360.0 } else { x })
+            .collect();
         assert_eq!(info.lon, want_lon, "{name}: lon normalised to [-180, 180)");
         assert!(info.depth.is_none());
         assert!(info.size_bytes > 0);
@@ -168,25 +226,48 @@ fn zarr_stores_decode_like_xarray() {
         assert_eq!(var.packing.fill_value, Some(-32768.0), "{name}: _FillValue");
         assert_eq!(var.packing.scale_factor, Some(0.001));
         assert_eq!(var.packing.add_offset, Some(15.0));
-        assert_eq!(var.attrs.get("units").map(String::as_str), Some("degree_Celsius"));
-        let want_chunks = if *name == "v3s" { vec![1, 2, 4] } else { vec![2, 4, 5] };
+        assert_eq!(
+            var.attrs.get("units").map(String::as_str),
+            Some("degree_Celsius")
+        );
+        let want_chunks = if *name == "v3s" {
+            vec![1, 2, 4]
+        } else {
+            vec![2, 4, 5]
+        };
         assert_eq!(var.chunks, want_chunks, "{name}: chunks");
 
         // The whole variable.
         let [nt, ny, nx] = [3, 10, 16];
-        let full = Slab { start: [0; 4], count: [nt, 1, ny, nx] };
+        let full = Slab {
+            start: [0; 4],
+            count: [nt, 1, ny, nx],
+        };
         let (got, bytes) = read_sst(&z, full);
         let want_sst = optional_floats(&want["sst"]);
         assert_close(&got, &want_sst, &format!("{name}: sst"));
-        assert!(got.iter().filter(|v| v.is_none()).count() >= 4, "{name}: fill values are NULL");
+        assert!(
+            got.iter().filter(|v| v.is_none()).count() >= 4,
+            "{name}: fill values are NULL"
+        );
         if *name == "v3s" {
-            assert!(bytes > 0 && bytes <= chunk_bytes(&path), "{name}: {bytes} bytes read");
+            assert!(
+                bytes > 0 && bytes <= chunk_bytes(&path),
+                "{name}: {bytes} bytes read"
+            );
         } else {
-            assert_eq!(bytes, chunk_bytes(&path), "{name}: bytes read = stored chunk sizes");
+            assert_eq!(
+                bytes,
+                chunk_bytes(&path),
+                "{name}: bytes read = stored chunk sizes"
+            );
         }
 
         // A sub-slab across chunk boundaries.
-        let sub = Slab { start: [1, 0, 3, 6], count: [2, 1, 5, 7] };
+        let sub = Slab {
+            start: [1, 0, 3, 6],
+            count: [2, 1, 5, 7],
+        };
         let (got, bytes) = read_sst(&z, sub);
         let mut expect = Vec::new();
         for t in 1..3 {
@@ -197,7 +278,10 @@ fn zarr_stores_decode_like_xarray() {
             }
         }
         assert_close(&got, &expect, &format!("{name}: sst sub-slab"));
-        assert!(bytes > 0 && bytes < chunk_bytes(&path), "{name}: a sub-slab reads fewer bytes ({bytes})");
+        assert!(
+            bytes > 0 && bytes < chunk_bytes(&path),
+            "{name}: a sub-slab reads fewer bytes ({bytes})"
+        );
     }
 }
 
@@ -207,7 +291,13 @@ fn zarr_missing_chunk_reads_as_fill() {
     // The all-fill chunk (time 2, lat 8..9, lon 15) was not written.
     assert!(!Path::new(&path).join("sst/1.2.3").exists());
     let z = ZarrGrid::open(&path).unwrap();
-    let (got, bytes) = read_sst(&z, Slab { start: [2, 0, 8, 15], count: [1, 1, 2, 1] });
+    let (got, bytes) = read_sst(
+        &z,
+        Slab {
+            start: [2, 0, 8, 15],
+            count: [1, 1, 2, 1],
+        },
+    );
     assert_eq!(got, vec![None, None]);
     assert_eq!(bytes, 0, "a missing chunk fetches nothing");
 }
@@ -248,7 +338,10 @@ fn zarr_corrupt_metadata_is_a_clear_error() {
     std::fs::write(p.join("sst/zarr.json"), b"[1, 2").unwrap();
     let path = p.to_string_lossy().into_owned();
     let e = ZarrGrid::open(&path).unwrap_err().to_string();
-    assert!(e.contains(&path) && e.contains("'sst'") && e.contains("sst/zarr.json"), "{e}");
+    assert!(
+        e.contains(&path) && e.contains("'sst'") && e.contains("sst/zarr.json"),
+        "{e}"
+    );
 
     // Not a store at all; a file; a missing path.
     let p = scratch("empty-dir");
@@ -258,28 +351,48 @@ fn zarr_corrupt_metadata_is_a_clear_error() {
     assert!(e.contains(&path) && e.contains("not a Zarr store"), "{e}");
     let file = p.join("file.zarr");
     std::fs::write(&file, b"x").unwrap();
-    let e = ZarrGrid::open(file.to_str().unwrap()).unwrap_err().to_string();
+    let e = ZarrGrid::open(file.to_str().unwrap())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("not a Zarr store"), "{e}");
-    let e = ZarrGrid::open(p.join("nope.zarr").to_str().unwrap()).unwrap_err().to_string();
-    assert!(e.contains("nope.zarr") && e.contains("does not exist"), "{e}");
+    let e = ZarrGrid::open(p.join("nope.zarr").to_str().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("nope.zarr") && e.contains("does not exist"),
+        "{e}"
+    );
 }
 
 #[test]
 fn zarr_truncated_chunk_names_the_chunk() {
-    for (name, key) in [("v2n", "sst/0.1.2"), ("v3", "sst/c/0/1/2"), ("v3s", "sst/c/0/1/1")] {
+    for (name, key) in [
+        ("v2n", "sst/0.1.2"),
+        ("v3", "sst/c/0/1/2"),
+        ("v3s", "sst/c/0/1/1"),
+    ] {
         let (src, _) = store(name);
         let p = scratch(&format!("truncated-{name}.zarr"));
         copy_dir(Path::new(&src), &p);
         let chunk = p.join(key);
         let len = std::fs::metadata(&chunk).unwrap().len();
-        let f = std::fs::OpenOptions::new().write(true).open(&chunk).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&chunk)
+            .unwrap();
         f.set_len(len / 2).unwrap();
         let path = p.to_string_lossy().into_owned();
         let z = ZarrGrid::open(&path).unwrap();
         let var = z.info().var("sst").unwrap().clone();
-        let e = z.read_raw(&var, &[0, 0, 0], &[3, 10, 16]).unwrap_err().to_string();
+        let e = z
+            .read_raw(&var, &[0, 0, 0], &[3, 10, 16])
+            .unwrap_err()
+            .to_string();
         let chunk_key = key.trim_start_matches("sst/");
-        assert!(e.contains(&path) && e.contains("'sst'") && e.contains(chunk_key), "{name}: {e}");
+        assert!(
+            e.contains(&path) && e.contains("'sst'") && e.contains(chunk_key),
+            "{name}: {e}"
+        );
         // Reads that do not touch the damaged chunk still work.
         assert!(z.read_raw(&var, &[0, 0, 0], &[1, 1, 1]).is_ok());
     }

@@ -4,7 +4,8 @@ Usage: python expected.py FIXTURES_DIR REAL_DATA_DIR OUT.json
 
 The reference is xarray's CF decoding (decode_cf defaults: _FillValue / missing_value masked,
 scale_factor / add_offset applied, times decoded), then two documented differences of OceanQL:
-  * valid_min / valid_max / valid_range are masked too (xarray leaves them alone), in stored units;
+  * valid_min / valid_max / valid_range are masked too (xarray leaves them alone), in stored units,
+    unless min > max, which is ignored;
   * packed values are unpacked in float64 (xarray would use float32 when the attributes are float32),
     so that the comparison can be tight;
 and longitudes are normalised to [-180, 180). Non-standard calendars (noleap) map a date to the same
@@ -53,6 +54,8 @@ def decode(raw):
             lo, hi = var.attrs["valid_range"][0], var.attrs["valid_range"][1]
         if lo is None and hi is None:
             continue
+        if lo is not None and hi is not None and lo > hi:
+            continue  # a nonsensical range (min > max) is ignored, as OceanQL documents
         bad = np.zeros(var.shape, dtype=bool)
         if lo is not None:
             bad |= var.values < lo

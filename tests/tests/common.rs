@@ -10,11 +10,6 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 
-/// The workspace root (the parent of this crate).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
-}
-
 fn python_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("python")
 }
@@ -27,11 +22,7 @@ pub fn python() -> &'static Path {
             .arg(python_dir().join("setup_venv.sh"))
             .output()
             .expect("cannot run bash tests/python/setup_venv.sh");
-        assert!(
-            out.status.success(),
-            "tests/python/setup_venv.sh failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "tests/python/setup_venv.sh failed:\n{}", String::from_utf8_lossy(&out.stderr));
         let stdout = String::from_utf8_lossy(&out.stdout);
         let path = stdout.lines().last().unwrap_or("").trim().to_string();
         assert!(Path::new(&path).exists(), "setup_venv.sh printed '{path}', which does not exist");

@@ -113,9 +113,10 @@ async fn run_checks(select: impl Fn(&str) -> bool) -> (usize, Vec<String>) {
                 Ok(batches) => {
                     let actual = rows_of(&batches);
                     let ok = actual.len() == expected.len()
-                        && actual.iter().zip(&expected).all(|(a, e)| {
-                            a.len() == e.len() && a.iter().zip(e).all(|(a, e)| close(a, e, tol))
-                        });
+                        && actual
+                            .iter()
+                            .zip(&expected)
+                            .all(|(a, e)| a.len() == e.len() && a.iter().zip(e).all(|(a, e)| close(a, e, tol)));
                     if ok {
                         passed += 1;
                     } else {
@@ -143,6 +144,7 @@ fn report(what: &str, passed: usize, failures: &[String]) {
         failures.join("\n")
     );
     assert!(passed > 0, "{what}: no check ran");
+    eprintln!("crosscheck {what}: {passed} checks passed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

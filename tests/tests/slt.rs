@@ -1,7 +1,7 @@
 //! Runs every `tests/slt/*.slt` file with sqllogictest, each in a fresh OceanQL session.
 //!
-//! `${FIXTURES}` in a file is replaced by the generated fixtures directory before it runs (and
-//! paths under it are printed back as `${FIXTURES}` in results). Values are normalised as
+//! `${FIXTURES}` in a file is replaced by the generated fixtures directory before it runs, in
+//! statements and expected results alike. Values are normalised as
 //! DataFusion's own sqllogictest engine does (datafusion/sqllogictest/src/engines/): NULL as
 //! `NULL`, floats rounded to 12 decimals without trailing zeros, empty strings as `(empty)`,
 //! everything else through Arrow's display (timestamps as `2020-01-01T00:00:00Z`), and one type
@@ -20,7 +20,7 @@ use datafusion::arrow::util::display::ArrayFormatter;
 use datafusion::common::format::DEFAULT_FORMAT_OPTIONS;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
-use sqllogictest::{DBOutput, Runner, default_validator, default_normalizer, strict_column_validator};
+use sqllogictest::{DBOutput, Runner, default_normalizer, default_validator, strict_column_validator};
 
 use crate::common;
 
@@ -73,9 +73,11 @@ fn column_type(dt: &DataType) -> ColType {
         | DataType::UInt16
         | DataType::UInt32
         | DataType::UInt64 => ColType::Integer,
-        DataType::Float16 | DataType::Float32 | DataType::Float64 | DataType::Decimal128(..) | DataType::Decimal256(..) => {
-            ColType::Float
-        }
+        DataType::Float16
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Decimal128(..)
+        | DataType::Decimal256(..) => ColType::Float,
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => ColType::Text,
         DataType::Date32 | DataType::Date64 | DataType::Time32(_) | DataType::Time64(_) => ColType::DateTime,
         DataType::Timestamp(..) => ColType::Timestamp,
@@ -143,23 +145,18 @@ fn expand_row(mut row: Vec<String>) -> Vec<Vec<String>> {
 /// The engine under test: one OceanQL session.
 pub struct OceanQl {
     ctx: SessionContext,
-    fixtures: String,
 }
 
 impl OceanQl {
     pub fn new() -> Result<Self, DataFusionError> {
-        Ok(Self { ctx: oceanql_engine::create_context()?, fixtures: common::fixtures_str() })
+        Ok(Self { ctx: oceanql_engine::create_context()? })
     }
 
     fn convert(&self, batches: &[RecordBatch]) -> Result<Vec<Vec<String>>, DataFusionError> {
         let mut rows = vec![];
         for batch in batches {
             for r in 0..batch.num_rows() {
-                let row = batch
-                    .columns()
-                    .iter()
-                    .map(|c| cell_to_string(c, r).map(|s| s.replace(&self.fixtures, "${FIXTURES}")))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let row = batch.columns().iter().map(|c| cell_to_string(c, r)).collect::<Result<Vec<_>, _>>()?;
                 rows.extend(expand_row(row));
             }
         }
