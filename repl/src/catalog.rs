@@ -1,6 +1,6 @@
-//! What the live session holds: tables, their columns and the functions, as record batches for `\d`/`\df` and as words for completion.
+//! Tables, columns and functions of the live session: record batches for `\d`/`\df`, words for completion.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{Field, Schema};
@@ -46,18 +46,41 @@ pub async fn tables(ctx: &SessionContext) -> Result<Vec<Table>> {
     Ok(found)
 }
 
+/// Format and location of the tables this session created with `CREATE
+/// EXTERNAL TABLE`, for providers that do not tell (NetCDF, Zarr).
+#[derive(Debug, Default)]
+pub struct Sources(Vec<(Weak<dyn TableProvider>, String, String)>);
+
+impl Sources {
+    pub fn add(&mut self, provider: &Arc<dyn TableProvider>, format: &str, location: &str) {
+        self.0.retain(|(weak, _, _)| weak.strong_count() > 0);
+        self.0.push((Arc::downgrade(provider), format.to_lowercase(), location.to_string()));
+    }
+
+    /// (format, location) of `table`: a listing table tells, others were recorded.
+    fn find(&self, table: &Table) -> (Option<String>, Option<String>) {
+        if let Some(listing) = table.provider.downcast_ref::<ListingTable>() {
+            return (Some(listing.options().format.get_ext()), Some(location(listing)));
+        }
+        let target = Arc::downgrade(&table.provider);
+        match self.0.iter().find(|(weak, _, _)| weak.ptr_eq(&target)) {
+            Some((_, format, location)) => (Some(format.clone()), Some(location.clone())),
+            None => (None, None),
+        }
+    }
+}
+
 /// `\d`: one row per table: name, type, format, location, column count.
-pub async fn list_tables(ctx: &SessionContext) -> Result<RecordBatch> {
+pub async fn list_tables(ctx: &SessionContext, sources: &Sources) -> Result<RecordBatch> {
     let tables = tables(ctx).await?;
     let kinds = tables.iter().map(|t| Some(kind(t.provider.table_type())));
-    let formats = tables.iter().map(|t| listing(t).map(|l| l.options().format.get_ext()));
-    let locations = tables.iter().map(|t| listing(t).map(location));
+    let (formats, locations): (Vec<_>, Vec<_>) = tables.iter().map(|t| sources.find(t)).unzip();
     let columns = tables.iter().map(|t| t.provider.schema().fields().len() as u64);
     batch(vec![
         ("name", strings(tables.iter().map(|t| Some(t.name.clone())))),
         ("type", strings(kinds)),
-        ("format", strings(formats)),
-        ("location", strings(locations)),
+        ("format", strings(formats.into_iter())),
+        ("location", strings(locations.into_iter())),
         ("columns", Arc::new(UInt64Array::from_iter_values(columns))),
     ])
 }
@@ -150,10 +173,6 @@ pub fn matches(pattern: &str, name: &str) -> bool {
     true
 }
 
-fn listing(table: &Table) -> Option<&ListingTable> {
-    table.provider.downcast_ref::<ListingTable>()
-}
-
 fn kind(table_type: TableType) -> String {
     match table_type {
         TableType::Base => "table",
@@ -201,8 +220,13 @@ mod tests {
     #[tokio::test]
     async fn lists_and_describes_tables() {
         let ctx = context_with_sst();
-        let tables = list_tables(&ctx).await.unwrap();
+        let mut sources = Sources::default();
+        let tables = list_tables(&ctx, &sources).await.unwrap();
         assert_eq!(tables.num_rows(), 1);
+        sources.add(&ctx.table_provider("sst").await.unwrap(), "NETCDF", "/data/sst/");
+        let tables = list_tables(&ctx, &sources).await.unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&[tables]).unwrap().to_string();
+        assert!(text.contains("| sst  | table | netcdf | /data/sst/ | 2       |"), "{text}");
         let described = describe_table(&ctx, "sst").await.unwrap();
         let text = datafusion::arrow::util::pretty::pretty_format_batches(&[described]).unwrap().to_string();
         assert!(text.contains("| sst    | Float32 | true     | K     |"), "{text}");

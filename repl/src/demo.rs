@@ -45,8 +45,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::parquet::file::metadata::SortingColumn;
+use datafusion::parquet::file::properties::WriterProperties;
 use zarrs::array::codec::ZstdCodec;
 use zarrs::array::{Array, ArrayBuilder, ArrayMetadataOptions, data_type};
 use zarrs::filesystem::FilesystemStore;
@@ -84,15 +84,13 @@ GROUP BY 1
 ORDER BY 1",
     ),
     (
-        "One day, one box: the warmest cells of the North-West Atlantic (30-45N, 80-50W) on 2023-08-15",
-        "SELECT lat, lon, sst
+        "One day, one box: the heart of the Blob (51-54N, 138-132W) on 2023-08-29, its warmest day",
+        "SELECT lat, lon, round(sst, 2) AS sst
 FROM sst
-WHERE time = '2023-08-15T00:00:00Z'
-  AND lat BETWEEN 30 AND 45
-  AND lon BETWEEN -80 AND -50
-  AND sst IS NOT NULL
-ORDER BY sst DESC
-LIMIT 10",
+WHERE time = '2023-08-29T00:00:00Z'
+  AND lat BETWEEN 51 AND 54
+  AND lon BETWEEN -138 AND -132
+ORDER BY lat DESC, lon",
     ),
     (
         "Drifters vs. the grid: monthly in situ minus gridded SST, matching each drifter fix to the 1° cell of the same day",
@@ -114,7 +112,11 @@ ORDER BY 1",
 
 /// Writes the demo data set into `opts.dir` and returns the path of `DIR/catalog.sql`.
 pub fn write_demo(opts: &DemoOptions) -> Result<PathBuf> {
-    let spec = if opts.benchmark { Spec::benchmark() } else { Spec::standard() };
+    let spec = if opts.benchmark {
+        Spec::benchmark()
+    } else {
+        Spec::standard()
+    };
     write_with(&opts.dir, &spec)
 }
 
@@ -138,7 +140,13 @@ struct Spec {
 
 impl Spec {
     fn standard() -> Self {
-        Spec { cells_per_degree: 1, days: 365, drifters: 300, max_records: usize::MAX, chunk: (45, 90) }
+        Spec {
+            cells_per_degree: 1,
+            days: 365,
+            drifters: 300,
+            max_records: usize::MAX,
+            chunk: (45, 90),
+        }
     }
 
     fn benchmark() -> Self {
@@ -247,7 +255,11 @@ const DAYS_1981_TO_2023: f64 = 15340.0;
 
 /// Zonal mean climatology (°C): warmest at 5°N, colder in the south.
 fn zonal(lat: f64) -> f64 {
-    let x = if lat >= 5.0 { (lat - 5.0) / 46.0 } else { (5.0 - lat) / 48.0 };
+    let x = if lat >= 5.0 {
+        (lat - 5.0) / 46.0
+    } else {
+        (5.0 - lat) / 48.0
+    };
     FREEZING + 31.0 * (-x.powf(2.7)).exp()
 }
 
@@ -255,7 +267,11 @@ fn zonal(lat: f64) -> f64 {
 fn seasonal(lat: f64, t: f64) -> f64 {
     let s = (2.0 * lat.to_radians()).sin();
     let phase = (2.0 * PI * (t - NH_PEAK_DAY) / 365.0).cos();
-    if lat >= 0.0 { 4.0 * s * s * phase } else { -2.5 * s * s * phase }
+    if lat >= 0.0 {
+        4.0 * s * s * phase
+    } else {
+        -2.5 * s * s * phase
+    }
 }
 
 fn cold_tongue(lat: f64, lon: f64) -> f64 {
@@ -313,7 +329,13 @@ struct EddyAt {
 impl Eddy {
     fn at(&self, t: f64) -> EddyAt {
         let lat = self.lat0 + self.v * t;
-        EddyAt { lat, lon: wrap_lon(self.lon0 + self.u * t), amp: self.amp, radius: self.radius, coslat: lat.to_radians().cos() }
+        EddyAt {
+            lat,
+            lon: wrap_lon(self.lon0 + self.u * t),
+            amp: self.amp,
+            radius: self.radius,
+            coslat: lat.to_radians().cos(),
+        }
     }
 }
 
@@ -325,7 +347,11 @@ impl EddyAt {
         let dy = (lat - self.lat) / self.radius;
         let dx = wrap_lon(lon - self.lon) * self.coslat / self.radius;
         let r2 = dx * dx + dy * dy;
-        if r2 < Self::CUTOFF * Self::CUTOFF { self.amp * (-0.5 * r2).exp() } else { 0.0 }
+        if r2 < Self::CUTOFF * Self::CUTOFF {
+            self.amp * (-0.5 * r2).exp()
+        } else {
+            0.0
+        }
     }
 }
 
@@ -348,7 +374,14 @@ impl Model {
             let u = -rng.uniform(0.04, 0.12);
             let v = rng.uniform(-0.02, 0.02);
             if !is_land(lat0, lon0) {
-                eddies.push(Eddy { lat0, lon0, amp, radius, u, v });
+                eddies.push(Eddy {
+                    lat0,
+                    lon0,
+                    amp,
+                    radius,
+                    u,
+                    v,
+                });
             }
         }
         Model { eddies }
@@ -372,7 +405,8 @@ impl Model {
     #[cfg(test)]
     fn cell_value(&self, spec: &Spec, i: usize, j: usize, day: usize) -> f64 {
         let t = day as f64;
-        let v = self.smooth(spec.lat(i), spec.lon(j), t, &self.eddies_at(t)) + cell_noise(i, j, day);
+        let v =
+            self.smooth(spec.lat(i), spec.lon(j), t, &self.eddies_at(t)) + cell_noise(i, j, day);
         v.max(FREEZING)
     }
 
@@ -386,9 +420,10 @@ impl Model {
         for i in 0..ny {
             let lat = spec.lat(i);
             let row = zonal(lat) + seasonal(lat, t);
-            for k in i * nx..(i + 1) * nx {
+            let cells = i * nx..(i + 1) * nx;
+            for (k, a) in cells.clone().zip(&mut acc[cells]) {
                 if grid.ocean[k] {
-                    acc[k] = row + grid.tongue[k] + blob_amp * grid.blob[k];
+                    *a = row + grid.tongue[k] + blob_amp * grid.blob[k];
                 }
             }
         }
@@ -442,14 +477,22 @@ impl GridStatic {
     fn new(spec: &Spec) -> Self {
         let nx = spec.nx();
         let cells = spec.ny() * nx;
-        let (mut ocean, mut tongue, mut blob) = (Vec::with_capacity(cells), Vec::with_capacity(cells), Vec::with_capacity(cells));
+        let (mut ocean, mut tongue, mut blob) = (
+            Vec::with_capacity(cells),
+            Vec::with_capacity(cells),
+            Vec::with_capacity(cells),
+        );
         for k in 0..cells {
             let (lat, lon) = (spec.lat(k / nx), spec.lon(k % nx));
             ocean.push(!is_land(lat, lon));
             tongue.push(cold_tongue(lat, lon));
             blob.push(blob_shape(lat, lon));
         }
-        GridStatic { ocean, tongue, blob }
+        GridStatic {
+            ocean,
+            tongue,
+            blob,
+        }
     }
 }
 
@@ -507,7 +550,8 @@ impl Rng {
 // ---------------------------------------------------------------------------------
 
 fn day_stamp(day: usize) -> String {
-    let date = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap_or_default() + chrono::Days::new(day as u64);
+    let date = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap_or_default()
+        + chrono::Days::new(day as u64);
     date.format("%Y%m%d").to_string()
 }
 
@@ -518,7 +562,10 @@ fn write_grids(dir: &Path, spec: &Spec, model: &Model) -> Result<()> {
     let zarr = create_zarr(&zarr_path, spec)?;
     let (zarr, zarr_path) = (&zarr, zarr_path.as_path());
 
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, spec.days.max(1));
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, spec.days.max(1));
     let next = AtomicUsize::new(0);
     let abort = AtomicBool::new(false);
     let grid = GridStatic::new(spec);
@@ -563,7 +610,11 @@ fn write_grids(dir: &Path, spec: &Spec, model: &Model) -> Result<()> {
             }
         }
         for h in handles {
-            let r = h.join().unwrap_or_else(|_| Err(DataFusionError::Internal("oceanql demo: a worker thread panicked".into())));
+            let r = h.join().unwrap_or_else(|_| {
+                Err(DataFusionError::Internal(
+                    "oceanql demo: a worker thread panicked".into(),
+                ))
+            });
             if result.is_ok() {
                 result = r;
             }
@@ -572,7 +623,13 @@ fn write_grids(dir: &Path, spec: &Spec, model: &Model) -> Result<()> {
     })
 }
 
-fn write_netcdf_day(path: &Path, spec: &Spec, day: usize, raw: &[i16], buf: &mut Vec<i16>) -> Result<()> {
+fn write_netcdf_day(
+    path: &Path,
+    spec: &Spec,
+    day: usize,
+    raw: &[i16],
+    buf: &mut Vec<i16>,
+) -> Result<()> {
     let (nx, ny) = (spec.nx(), spec.ny());
     let e = |err: netcdf::Error| fail("writing NetCDF", path, err);
     // The file stores lon 0..360 like most L4 products: column k is lon (k + 0.5) * res,
@@ -584,14 +641,19 @@ fn write_netcdf_day(path: &Path, spec: &Spec, day: usize, raw: &[i16], buf: &mut
         buf.extend_from_slice(&row[..nx / 2]);
     }
     let lats: Vec<f32> = (0..ny).map(|i| spec.lat(i) as f32).collect();
-    let lons: Vec<f32> = (0..nx).map(|k| ((k as f64 + 0.5) * spec.res()) as f32).collect();
+    let lons: Vec<f32> = (0..nx)
+        .map(|k| ((k as f64 + 0.5) * spec.res()) as f32)
+        .collect();
     let date = day_stamp(day);
     let iso = format!("{}-{}-{}", &date[..4], &date[4..6], &date[6..]);
 
     let mut f = netcdf::create(path).map_err(e)?;
     let res = format!("{} degree", spec.res());
     let globals: [(&str, &str); 11] = [
-        ("title", "OceanQL synthetic demo: daily global sea surface temperature (L4-like)"),
+        (
+            "title",
+            "OceanQL synthetic demo: daily global sea surface temperature (L4-like)",
+        ),
         ("Conventions", "CF-1.8"),
         ("source", "OceanQL synthetic demo"),
         ("institution", "OceanQL"),
@@ -621,11 +683,14 @@ fn write_netcdf_day(path: &Path, spec: &Spec, day: usize, raw: &[i16], buf: &mut
     {
         let mut v = f.add_variable::<f64>("time", &["time"]).map_err(e)?;
         v.put_attribute("standard_name", "time").map_err(e)?;
-        v.put_attribute("long_name", "reference time of sst field").map_err(e)?;
-        v.put_attribute("units", "days since 1981-01-01 00:00:00").map_err(e)?;
+        v.put_attribute("long_name", "reference time of sst field")
+            .map_err(e)?;
+        v.put_attribute("units", "days since 1981-01-01 00:00:00")
+            .map_err(e)?;
         v.put_attribute("calendar", "gregorian").map_err(e)?;
         v.put_attribute("axis", "T").map_err(e)?;
-        v.put_values(&[DAYS_1981_TO_2023 + day as f64], ..).map_err(e)?;
+        v.put_values(&[DAYS_1981_TO_2023 + day as f64], ..)
+            .map_err(e)?;
     }
     {
         let mut v = f.add_variable::<f32>("lat", &["lat"]).map_err(e)?;
@@ -648,12 +713,17 @@ fn write_netcdf_day(path: &Path, spec: &Spec, day: usize, raw: &[i16], buf: &mut
         v.put_values(&lons, ..).map_err(e)?;
     }
     {
-        let mut v = f.add_variable::<i16>("sst", &["time", "lat", "lon"]).map_err(e)?;
-        v.set_chunking(&[1, spec.chunk.0, spec.chunk.1]).map_err(e)?;
+        let mut v = f
+            .add_variable::<i16>("sst", &["time", "lat", "lon"])
+            .map_err(e)?;
+        v.set_chunking(&[1, spec.chunk.0, spec.chunk.1])
+            .map_err(e)?;
         v.set_compression(4, true).map_err(e)?;
         v.set_fill_value(FILL).map_err(e)?;
-        v.put_attribute("long_name", "daily sea surface foundation temperature").map_err(e)?;
-        v.put_attribute("standard_name", "sea_surface_foundation_temperature").map_err(e)?;
+        v.put_attribute("long_name", "daily sea surface foundation temperature")
+            .map_err(e)?;
+        v.put_attribute("standard_name", "sea_surface_foundation_temperature")
+            .map_err(e)?;
         v.put_attribute("units", "degree_Celsius").map_err(e)?;
         v.put_attribute("scale_factor", SCALE).map_err(e)?;
         v.put_attribute("add_offset", 0.0f64).map_err(e)?;
@@ -670,25 +740,37 @@ fn create_zarr(path: &Path, spec: &Spec) -> Result<Array<FilesystemStore>> {
         // Only ever replace a previous demo store: stale chunks of an all-land region
         // would otherwise survive (all-fill chunks are not written).
         if !path.join("zarr.json").is_file() {
-            return Err(fail("refusing to overwrite (not a Zarr store)", path, "zarr.json missing"));
+            return Err(fail(
+                "refusing to overwrite (not a Zarr store)",
+                path,
+                "zarr.json missing",
+            ));
         }
         fs::remove_dir_all(path).map_err(|e| fail("removing previous store", path, e))?;
     }
     fs::create_dir_all(path).map_err(|e| fail("creating directory", path, e))?;
-    let store = Arc::new(FilesystemStore::new(path).map_err(|e| ze("opening Zarr store")(e.into()))?);
+    let store =
+        Arc::new(FilesystemStore::new(path).map_err(|e| ze("opening Zarr store")(e.into()))?);
     let meta = ArrayMetadataOptions::default().with_include_zarrs_metadata(false);
     let (nx, ny, days) = (spec.nx(), spec.ny(), spec.days);
 
-    let mut group = GroupBuilder::new().build(store.clone(), "/").map_err(|e| ze("creating Zarr group")(e.into()))?;
+    let mut group = GroupBuilder::new()
+        .build(store.clone(), "/")
+        .map_err(|e| ze("creating Zarr group")(e.into()))?;
     {
         let a = group.attributes_mut();
-        a.insert("title".into(), "OceanQL synthetic demo: daily global sea surface temperature (L4-like)".into());
+        a.insert(
+            "title".into(),
+            "OceanQL synthetic demo: daily global sea surface temperature (L4-like)".into(),
+        );
         a.insert("Conventions".into(), "CF-1.8".into());
         a.insert("source".into(), "OceanQL synthetic demo".into());
         a.insert("history".into(), "written by `oceanql demo`".into());
         a.insert("license".into(), "Apache-2.0".into());
     }
-    group.store_metadata().map_err(|e| ze("writing Zarr group metadata")(e.into()))?;
+    group
+        .store_metadata()
+        .map_err(|e| ze("writing Zarr group metadata")(e.into()))?;
 
     let coord = |name: &str, values: Vec<f64>, attrs: &[(&str, &str)]| -> Result<()> {
         let n = values.len() as u64;
@@ -698,31 +780,60 @@ fn create_zarr(path: &Path, spec: &Spec) -> Result<Array<FilesystemStore>> {
         for (k, v) in attrs {
             b.attributes_mut().insert((*k).into(), (*v).into());
         }
-        let a = b.build(store.clone(), &format!("/{name}")).map_err(|e| ze("creating Zarr array")(e.into()))?;
-        a.store_metadata_opt(&meta).map_err(|e| ze("writing Zarr metadata")(e.into()))?;
-        a.store_chunk(&[0], values).map_err(|e| ze("writing Zarr chunk")(e.into()))?;
+        let a = b
+            .build(store.clone(), &format!("/{name}"))
+            .map_err(|e| ze("creating Zarr array")(e.into()))?;
+        a.store_metadata_opt(&meta)
+            .map_err(|e| ze("writing Zarr metadata")(e.into()))?;
+        a.store_chunk(&[0], values)
+            .map_err(|e| ze("writing Zarr chunk")(e.into()))?;
         Ok(())
     };
     coord(
         "lat",
         (0..ny).map(|i| spec.lat(i)).collect(),
-        &[("standard_name", "latitude"), ("long_name", "latitude"), ("units", "degrees_north"), ("axis", "Y")],
+        &[
+            ("standard_name", "latitude"),
+            ("long_name", "latitude"),
+            ("units", "degrees_north"),
+            ("axis", "Y"),
+        ],
     )?;
     coord(
         "lon",
         (0..nx).map(|j| spec.lon(j)).collect(),
-        &[("standard_name", "longitude"), ("long_name", "longitude"), ("units", "degrees_east"), ("axis", "X")],
+        &[
+            ("standard_name", "longitude"),
+            ("long_name", "longitude"),
+            ("units", "degrees_east"),
+            ("axis", "X"),
+        ],
     )?;
 
-    let mut b = ArrayBuilder::new(vec![days as u64], vec![days.max(1) as u64], data_type::int64(), 0i64);
+    let mut b = ArrayBuilder::new(
+        vec![days as u64],
+        vec![days.max(1) as u64],
+        data_type::int64(),
+        0i64,
+    );
     b.bytes_to_bytes_codecs(vec![Arc::new(ZstdCodec::new(3, false))]);
     b.dimension_names(Some(["time"]));
-    for (k, v) in [("standard_name", "time"), ("long_name", "time"), ("units", "days since 2023-01-01"), ("calendar", "proleptic_gregorian"), ("axis", "T")] {
+    for (k, v) in [
+        ("standard_name", "time"),
+        ("long_name", "time"),
+        ("units", "days since 2023-01-01"),
+        ("calendar", "proleptic_gregorian"),
+        ("axis", "T"),
+    ] {
         b.attributes_mut().insert(k.into(), v.into());
     }
-    let time = b.build(store.clone(), "/time").map_err(|e| ze("creating Zarr array")(e.into()))?;
-    time.store_metadata_opt(&meta).map_err(|e| ze("writing Zarr metadata")(e.into()))?;
-    time.store_chunk(&[0], (0..days as i64).collect::<Vec<i64>>()).map_err(|e| ze("writing Zarr chunk")(e.into()))?;
+    let time = b
+        .build(store.clone(), "/time")
+        .map_err(|e| ze("creating Zarr array")(e.into()))?;
+    time.store_metadata_opt(&meta)
+        .map_err(|e| ze("writing Zarr metadata")(e.into()))?;
+    time.store_chunk(&[0], (0..days as i64).collect::<Vec<i64>>())
+        .map_err(|e| ze("writing Zarr chunk")(e.into()))?;
 
     let mut b = ArrayBuilder::new(
         vec![days as u64, ny as u64, nx as u64],
@@ -734,8 +845,14 @@ fn create_zarr(path: &Path, spec: &Spec) -> Result<Array<FilesystemStore>> {
     b.dimension_names(Some(["time", "lat", "lon"]));
     {
         let a = b.attributes_mut();
-        a.insert("long_name".into(), "daily sea surface foundation temperature".into());
-        a.insert("standard_name".into(), "sea_surface_foundation_temperature".into());
+        a.insert(
+            "long_name".into(),
+            "daily sea surface foundation temperature".into(),
+        );
+        a.insert(
+            "standard_name".into(),
+            "sea_surface_foundation_temperature".into(),
+        );
         a.insert("units".into(), "degree_Celsius".into());
         a.insert("scale_factor".into(), SCALE.into());
         a.insert("add_offset".into(), 0.0f64.into());
@@ -743,13 +860,25 @@ fn create_zarr(path: &Path, spec: &Spec) -> Result<Array<FilesystemStore>> {
         a.insert("valid_min".into(), (-300i16).into());
         a.insert("valid_max".into(), 4500i16.into());
     }
-    let sst = b.build(store.clone(), "/sst").map_err(|e| ze("creating Zarr array")(e.into()))?;
-    sst.store_metadata_opt(&meta).map_err(|e| ze("writing Zarr metadata")(e.into()))?;
+    let sst = b
+        .build(store.clone(), "/sst")
+        .map_err(|e| ze("creating Zarr array")(e.into()))?;
+    sst.store_metadata_opt(&meta)
+        .map_err(|e| ze("writing Zarr metadata")(e.into()))?;
     Ok(sst)
 }
 
-fn store_zarr_day(sst: &Array<FilesystemStore>, path: &Path, spec: &Spec, day: usize, raw: &[i16]) -> Result<()> {
-    let (cy, cx) = ((spec.ny() / spec.chunk.0) as u64, (spec.nx() / spec.chunk.1) as u64);
+fn store_zarr_day(
+    sst: &Array<FilesystemStore>,
+    path: &Path,
+    spec: &Spec,
+    day: usize,
+    raw: &[i16],
+) -> Result<()> {
+    let (cy, cx) = (
+        (spec.ny() / spec.chunk.0) as u64,
+        (spec.nx() / spec.chunk.1) as u64,
+    );
     let d = day as u64;
     sst.store_chunks(&[d..d + 1, 0..cy, 0..cx], raw)
         .map_err(|e| fail(&format!("writing Zarr chunks of day {day} of"), path, e))
@@ -794,7 +923,11 @@ fn drifter_track(model: &Model, id: usize, fixes: usize) -> Track {
         }
     };
     let (mut up, mut vp) = (sigma * rng.normal(), sigma * rng.normal());
-    let mut track = Track { lat: Vec::with_capacity(fixes), lon: Vec::with_capacity(fixes), sst: Vec::with_capacity(fixes) };
+    let mut track = Track {
+        lat: Vec::with_capacity(fixes),
+        lon: Vec::with_capacity(fixes),
+        sst: Vec::with_capacity(fixes),
+    };
     for n in 0..fixes {
         if n > 0 {
             up = memory * up + kick * rng.normal();
@@ -835,19 +968,30 @@ fn write_drifters(path: &Path, spec: &Spec, model: &Model) -> Result<()> {
     let per = spec.fixes_per_drifter();
     let fixes = |id: usize| spec.max_records.saturating_sub(id * per).min(per);
     let n = spec.drifters;
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, n.max(1));
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, n.max(1));
     let tracks: Vec<Track> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|w| {
                 let range = (w * n / workers)..((w + 1) * n / workers);
-                s.spawn(move || range.map(|id| drifter_track(model, id, fixes(id))).collect::<Vec<_>>())
+                s.spawn(move || {
+                    range
+                        .map(|id| drifter_track(model, id, fixes(id)))
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
         let mut all = Vec::with_capacity(n);
         for h in handles {
             match h.join() {
                 Ok(t) => all.extend(t),
-                Err(_) => return Err(DataFusionError::Internal("oceanql demo: a drifter thread panicked".into())),
+                Err(_) => {
+                    return Err(DataFusionError::Internal(
+                        "oceanql demo: a drifter thread panicked".into(),
+                    ));
+                }
             }
         }
         Ok(all)
@@ -864,16 +1008,38 @@ fn write_drifters(path: &Path, spec: &Spec, model: &Model) -> Result<()> {
             times.push(EPOCH_2023_US + k as i64 * step_us);
         }
     }
-    let cat = |f: fn(&Track) -> &Vec<f64>| tracks.iter().flat_map(|t| f(t).iter().copied()).collect::<Vec<f64>>();
-    let meta = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let cat = |f: fn(&Track) -> &Vec<f64>| {
+        tracks
+            .iter()
+            .flat_map(|t| f(t).iter().copied())
+            .collect::<Vec<f64>>()
+    };
+    let meta = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
     let schema = Arc::new(Schema::new(vec![
-        Field::new("platform_id", DataType::Utf8, false).with_metadata(meta(&[("long_name", "drifter identifier")])),
-        Field::new("time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false)
-            .with_metadata(meta(&[("standard_name", "time"), ("long_name", "time of the fix")])),
-        Field::new("lat", DataType::Float64, false)
-            .with_metadata(meta(&[("standard_name", "latitude"), ("units", "degrees_north")])),
-        Field::new("lon", DataType::Float64, false)
-            .with_metadata(meta(&[("standard_name", "longitude"), ("units", "degrees_east")])),
+        Field::new("platform_id", DataType::Utf8, false)
+            .with_metadata(meta(&[("long_name", "drifter identifier")])),
+        Field::new(
+            "time",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        )
+        .with_metadata(meta(&[
+            ("standard_name", "time"),
+            ("long_name", "time of the fix"),
+        ])),
+        Field::new("lat", DataType::Float64, false).with_metadata(meta(&[
+            ("standard_name", "latitude"),
+            ("units", "degrees_north"),
+        ])),
+        Field::new("lon", DataType::Float64, false).with_metadata(meta(&[
+            ("standard_name", "longitude"),
+            ("units", "degrees_east"),
+        ])),
         Field::new("sst", DataType::Float64, true).with_metadata(meta(&[
             ("standard_name", "sea_surface_temperature"),
             ("long_name", "drifter sea surface temperature (synthetic)"),
@@ -893,7 +1059,11 @@ fn write_drifters(path: &Path, spec: &Spec, model: &Model) -> Result<()> {
     let sorting = ["platform_id", "time"]
         .iter()
         .enumerate()
-        .map(|(i, _)| SortingColumn { column_idx: i as i32, descending: false, nulls_first: false })
+        .map(|(i, _)| SortingColumn {
+            column_idx: i as i32,
+            descending: false,
+            nulls_first: false,
+        })
         .collect();
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
@@ -901,16 +1071,20 @@ fn write_drifters(path: &Path, spec: &Spec, model: &Model) -> Result<()> {
         .set_sorting_columns(Some(sorting))
         .build();
     let file = fs::File::create(path).map_err(|e| fail("creating", path, e))?;
-    let mut writer =
-        ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| fail("writing Parquet", path, e))?;
+    let mut writer = ArrowWriter::try_new(file, schema, Some(props))
+        .map_err(|e| fail("writing Parquet", path, e))?;
     const BATCH: usize = 65_536;
     let mut offset = 0;
     while offset < batch.num_rows() {
         let len = BATCH.min(batch.num_rows() - offset);
-        writer.write(&batch.slice(offset, len)).map_err(|e| fail("writing Parquet", path, e))?;
+        writer
+            .write(&batch.slice(offset, len))
+            .map_err(|e| fail("writing Parquet", path, e))?;
         offset += len;
     }
-    writer.close().map_err(|e| fail("writing Parquet", path, e))?;
+    writer
+        .close()
+        .map_err(|e| fail("writing Parquet", path, e))?;
     Ok(())
 }
 
@@ -924,9 +1098,17 @@ fn sql_string(path: &Path) -> String {
 
 fn write_catalog(dir: &Path, spec: &Spec) -> Result<PathBuf> {
     let path = dir.join("catalog.sql");
-    let res = if spec.cells_per_degree == 1 { "1°".to_string() } else { format!("{}°", spec.res()) };
+    let res = if spec.cells_per_degree == 1 {
+        "1°".to_string()
+    } else {
+        format!("{}°", spec.res())
+    };
     let records = (0..spec.drifters)
-        .map(|id| spec.max_records.saturating_sub(id * spec.fixes_per_drifter()).min(spec.fixes_per_drifter()))
+        .map(|id| {
+            spec.max_records
+                .saturating_sub(id * spec.fixes_per_drifter())
+                .min(spec.fixes_per_drifter())
+        })
         .sum::<usize>();
     let mut nc_dir = dir.join("sst_nc").display().to_string();
     nc_dir.push('/');
@@ -946,7 +1128,8 @@ fn write_catalog(dir: &Path, spec: &Spec) -> Result<PathBuf> {
         parquet = sql_string(&dir.join("drifters.parquet")),
     );
     let mut f = fs::File::create(&path).map_err(|e| fail("creating", &path, e))?;
-    f.write_all(text.as_bytes()).map_err(|e| fail("writing", &path, e))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| fail("writing", &path, e))?;
     Ok(path)
 }
 
@@ -964,7 +1147,8 @@ mod tests {
 
     impl TempDir {
         fn new(name: &str) -> Self {
-            let p = std::env::temp_dir().join(format!("oceanql-demo-{name}-{}", std::process::id()));
+            let p =
+                std::env::temp_dir().join(format!("oceanql-demo-{name}-{}", std::process::id()));
             let _ = fs::remove_dir_all(&p);
             fs::create_dir_all(&p).unwrap();
             TempDir(p)
@@ -979,7 +1163,13 @@ mod tests {
 
     fn small() -> Spec {
         // 3 days, 5 drifters of 12 fixes, the last one cut to 8.
-        Spec { cells_per_degree: 1, days: 3, drifters: 5, max_records: 56, chunk: (45, 90) }
+        Spec {
+            cells_per_degree: 1,
+            days: 3,
+            drifters: 5,
+            max_records: 56,
+            chunk: (45, 90),
+        }
     }
 
     fn read_nc_raw(path: &Path) -> (netcdf::File, Vec<i16>) {
@@ -1013,21 +1203,37 @@ mod tests {
         let text = fs::read_to_string(&catalog).unwrap();
         assert_eq!(catalog, dir.join("catalog.sql"));
         for line in [
-            format!("CREATE EXTERNAL TABLE sst STORED AS NETCDF LOCATION '{}/sst_nc/';", dir.display()),
-            format!("CREATE EXTERNAL TABLE sst_zarr STORED AS ZARR LOCATION '{}/sst.zarr';", dir.display()),
-            format!("CREATE EXTERNAL TABLE drifters STORED AS PARQUET LOCATION '{}/drifters.parquet';", dir.display()),
+            format!(
+                "CREATE EXTERNAL TABLE sst STORED AS NETCDF LOCATION '{}/sst_nc/';",
+                dir.display()
+            ),
+            format!(
+                "CREATE EXTERNAL TABLE sst_zarr STORED AS ZARR LOCATION '{}/sst.zarr';",
+                dir.display()
+            ),
+            format!(
+                "CREATE EXTERNAL TABLE drifters STORED AS PARQUET LOCATION '{}/drifters.parquet';",
+                dir.display()
+            ),
         ] {
             assert!(text.contains(&line), "{line} not in\n{text}");
         }
 
         // NetCDF: layout and CF attributes.
-        let names: Vec<_> = fs::read_dir(dir.join("sst_nc")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.join("sst_nc"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 3);
         let (f, raw) = read_nc_raw(&dir.join("sst_nc/sst_20230102.nc"));
         assert_eq!(f.dimension_len("time"), Some(1));
         assert_eq!(f.dimension_len("lat"), Some(180));
         assert_eq!(f.dimension_len("lon"), Some(360));
-        let time = f.variable("time").unwrap().get_values::<f64, _>(..).unwrap();
+        let time = f
+            .variable("time")
+            .unwrap()
+            .get_values::<f64, _>(..)
+            .unwrap();
         assert_eq!(time, vec![15341.0]);
         let lat = f.variable("lat").unwrap().get_values::<f32, _>(..).unwrap();
         let lon = f.variable("lon").unwrap().get_values::<f32, _>(..).unwrap();
@@ -1041,7 +1247,9 @@ mod tests {
         assert!(matches!(attr("add_offset"), netcdf::AttributeValue::Double(x) if x == 0.0));
         assert!(matches!(attr("units"), netcdf::AttributeValue::Str(s) if s == "degree_Celsius"));
         // file column k is lon (k + 0.5): lon 10.5E is column 10, lon 150.5W is column 209.
-        let at = |lat: f64, lon_0_360: f64| raw[(lat + 89.5) as usize * 360 + (lon_0_360 - 0.5) as usize];
+        let at = |lat: f64, lon_0_360: f64| {
+            raw[(lat + 89.5) as usize * 360 + (lon_0_360 - 0.5) as usize]
+        };
 
         // Land is fill: Sahara, Paris area, Antarctica.
         assert_eq!(at(23.5, 10.5), FILL);
@@ -1051,7 +1259,10 @@ mod tests {
         // An ocean cell by hand: 0.5N 150.5W (equatorial Pacific) on 2023-01-02 (t = 1).
         let t = 1.0f64;
         let eddies = model.eddies_at(t);
-        assert!(eddies.iter().all(|e| e.term(0.5, -150.5) == 0.0), "an eddy is near the test point");
+        assert!(
+            eddies.iter().all(|e| e.term(0.5, -150.5) == 0.0),
+            "an eddy is near the test point"
+        );
         let x: f64 = 4.5 / 48.0;
         let zonal = -1.8 + 31.0 * (-x.powf(2.7)).exp();
         let s = (1.0f64).to_radians().sin();
@@ -1059,7 +1270,8 @@ mod tests {
         let tongue = -2.5 * (-0.5 * (1.5f64 / 4.0).powi(2) - 0.5 * (40.5f64 / 30.0).powi(2)).exp();
         let blob_amp = 2.5 * (1.0f64 / 240.0).powi(2) * (3.0 - 2.0 / 240.0);
         assert_eq!(blob_amplitude(240.0), 2.5);
-        let blob = blob_amp * (-0.5 * (52.0f64 / 6.0).powi(2) - 0.5 * (15.5f64 / 12.0).powi(2)).exp();
+        let blob =
+            blob_amp * (-0.5 * (52.0f64 / 6.0).powi(2) - 0.5 * (15.5f64 / 12.0).powi(2)).exp();
         let expected = zonal + seasonal + tongue + blob + cell_noise(90, 29, 1);
         assert!((27.0..30.0).contains(&expected), "{expected}");
         assert_eq!(at(0.5, 209.5), (expected * 100.0).round() as i16);
@@ -1069,12 +1281,20 @@ mod tests {
         let store = Arc::new(FilesystemStore::new(dir.join("sst.zarr")).unwrap());
         let zsst = Array::open(store.clone(), "/sst").unwrap();
         let ztime = Array::open(store.clone(), "/time").unwrap();
-        assert_eq!(ztime.retrieve_chunk::<Vec<i64>>(&[0]).unwrap(), vec![0, 1, 2]);
-        let zlon = Array::open(store, "/lon").unwrap().retrieve_chunk::<Vec<f64>>(&[0]).unwrap();
+        assert_eq!(
+            ztime.retrieve_chunk::<Vec<i64>>(&[0]).unwrap(),
+            vec![0, 1, 2]
+        );
+        let zlon = Array::open(store, "/lon")
+            .unwrap()
+            .retrieve_chunk::<Vec<f64>>(&[0])
+            .unwrap();
         assert_eq!((zlon[0], zlon[359]), (-179.5, 179.5));
         for day in 0..3 {
             let (_, raw) = read_nc_raw(&dir.join(format!("sst_nc/sst_{}.nc", day_stamp(day))));
-            let zraw = zsst.retrieve_array_subset::<Vec<i16>>(&[day as u64..day as u64 + 1, 0..180, 0..360]).unwrap();
+            let zraw = zsst
+                .retrieve_array_subset::<Vec<i16>>(&[day as u64..day as u64 + 1, 0..180, 0..360])
+                .unwrap();
             let mut ocean = 0;
             for i in 0..180 {
                 for j in 0..360 {
@@ -1085,7 +1305,11 @@ mod tests {
                         pack(model.cell_value(&spec, i, j, day))
                     };
                     assert_eq!(zraw[i * 360 + j], want, "zarr day {day} cell ({i}, {j})");
-                    assert_eq!(raw[i * 360 + (j + 180) % 360], want, "netcdf day {day} cell ({i}, {j})");
+                    assert_eq!(
+                        raw[i * 360 + (j + 180) % 360],
+                        want,
+                        "netcdf day {day} cell ({i}, {j})"
+                    );
                 }
             }
             assert_eq!(ocean, 180 * 360 - 22412);
@@ -1096,7 +1320,10 @@ mod tests {
             .filter(|k| {
                 let (i, j) = (k / 360, k % 360);
                 !is_land(spec.lat(i), spec.lon(j))
-                    && (model.cell_value(&spec, i, j, day) - base(spec.lat(i), spec.lon(j), day as f64)).abs() > 1.0
+                    && (model.cell_value(&spec, i, j, day)
+                        - base(spec.lat(i), spec.lon(j), day as f64))
+                    .abs()
+                        > 1.0
             })
             .count();
         assert!(eddy_cells > 20, "{eddy_cells}");
@@ -1109,16 +1336,23 @@ mod tests {
         write_with(&tmp.0, &spec).unwrap();
         let model = Model::new();
         let file = fs::File::open(tmp.0.join("drifters.parquet")).unwrap();
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
         let batches: Vec<RecordBatch> = reader.collect::<std::result::Result<_, _>>().unwrap();
-        let batch = datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        let batch =
+            datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
         assert_eq!(batch.num_rows(), 4 * 12 + 8);
         let id = batch.column(0).as_string::<i32>();
         let time = batch.column(1).as_primitive::<TimestampMicrosecondType>();
         let lat = batch.column(2).as_primitive::<Float64Type>();
         let lon = batch.column(3).as_primitive::<Float64Type>();
         let sst = batch.column(4).as_primitive::<Float64Type>();
-        assert_eq!(batch.schema().field(1).data_type(), &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())));
+        assert_eq!(
+            batch.schema().field(1).data_type(),
+            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        );
         assert_eq!(id.value(0), "DRIFTER-0001");
         assert_eq!(id.value(batch.num_rows() - 1), "DRIFTER-0005");
         assert_eq!(time.value(0), EPOCH_2023_US);
@@ -1126,10 +1360,16 @@ mod tests {
         let mut max_err: f64 = 0.0;
         for r in 0..batch.num_rows() {
             if r > 0 {
-                assert!((id.value(r - 1), time.value(r - 1)) < (id.value(r), time.value(r)), "sorted");
+                assert!(
+                    (id.value(r - 1), time.value(r - 1)) < (id.value(r), time.value(r)),
+                    "sorted"
+                );
             }
             let (la, lo) = (lat.value(r), lon.value(r));
-            assert!((-80.0..=80.0).contains(&la) && (-180.0..180.0).contains(&lo), "({la}, {lo})");
+            assert!(
+                (-80.0..=80.0).contains(&la) && (-180.0..180.0).contains(&lo),
+                "({la}, {lo})"
+            );
             assert!(!is_land(la, lo), "drifter on land at ({la}, {lo})");
             let t = (time.value(r) - EPOCH_2023_US) as f64 / 86_400e6;
             let truth = model.smooth(la, lo, t, &model.eddies_at(t)).max(FREEZING);
@@ -1144,8 +1384,18 @@ mod tests {
         let (a, b) = (TempDir::new("det-a"), TempDir::new("det-b"));
         write_with(&a.0, &small()).unwrap();
         write_with(&b.0, &small()).unwrap();
-        for rel in ["sst_nc/sst_20230103.nc", "drifters.parquet", "sst.zarr/zarr.json", "sst.zarr/sst/zarr.json", "sst.zarr/sst/c/2/1/1"] {
-            assert_eq!(fs::read(a.0.join(rel)).unwrap(), fs::read(b.0.join(rel)).unwrap(), "{rel}");
+        for rel in [
+            "sst_nc/sst_20230103.nc",
+            "drifters.parquet",
+            "sst.zarr/zarr.json",
+            "sst.zarr/sst/zarr.json",
+            "sst.zarr/sst/c/2/1/1",
+        ] {
+            assert_eq!(
+                fs::read(a.0.join(rel)).unwrap(),
+                fs::read(b.0.join(rel)).unwrap(),
+                "{rel}"
+            );
         }
     }
 
@@ -1160,7 +1410,11 @@ mod tests {
         let ctx = SessionContext::new();
         let tz = Some("UTC".into());
         let schema = Arc::new(Schema::new(vec![
-            Field::new("time", DataType::Timestamp(TimeUnit::Microsecond, tz), false),
+            Field::new(
+                "time",
+                DataType::Timestamp(TimeUnit::Microsecond, tz),
+                false,
+            ),
             Field::new("lat", DataType::Float64, false),
             Field::new("lon", DataType::Float64, false),
             Field::new("sst", DataType::Float64, true),
@@ -1175,20 +1429,50 @@ mod tests {
             let raw = model.day_raw(&spec, &grid, day);
             let n = raw.len();
             let columns: Vec<ArrayRef> = vec![
-                Arc::new(TimestampMicrosecondArray::from(vec![EPOCH_2023_US + day as i64 * 86_400_000_000; n]).with_timezone("UTC")),
-                Arc::new(Float64Array::from_iter_values((0..n).map(|k| spec.lat(k / 360)))),
-                Arc::new(Float64Array::from_iter_values((0..n).map(|k| spec.lon(k % 360)))),
-                Arc::new(Float64Array::from_iter(raw.iter().map(|&r| (r != FILL).then(|| r as f64 * SCALE)))),
-                Arc::new(StringArray::from(vec![format!("sst_{}.nc", day_stamp(day)); n])),
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![
+                        EPOCH_2023_US
+                            + day as i64 * 86_400_000_000;
+                        n
+                    ])
+                    .with_timezone("UTC"),
+                ),
+                Arc::new(Float64Array::from_iter_values(
+                    (0..n).map(|k| spec.lat(k / 360)),
+                )),
+                Arc::new(Float64Array::from_iter_values(
+                    (0..n).map(|k| spec.lon(k % 360)),
+                )),
+                Arc::new(Float64Array::from_iter(
+                    raw.iter().map(|&r| (r != FILL).then_some(r as f64 * SCALE)),
+                )),
+                Arc::new(StringArray::from(vec![
+                    format!("sst_{}.nc", day_stamp(day));
+                    n
+                ])),
                 Arc::new(Int64Array::from(vec![0; n])),
-                Arc::new(Int64Array::from_iter_values((0..n).map(|k| (k / 360) as i64))),
-                Arc::new(Int64Array::from_iter_values((0..n).map(|k| ((k % 360 + 180) % 360) as i64))),
+                Arc::new(Int64Array::from_iter_values(
+                    (0..n).map(|k| (k / 360) as i64),
+                )),
+                Arc::new(Int64Array::from_iter_values(
+                    (0..n).map(|k| ((k % 360 + 180) % 360) as i64),
+                )),
             ];
             batches.push(RecordBatch::try_new(schema.clone(), columns).unwrap());
         }
-        ctx.register_table("sst", Arc::new(MemTable::try_new(schema, vec![batches]).unwrap())).unwrap();
+        ctx.register_table(
+            "sst",
+            Arc::new(MemTable::try_new(schema, vec![batches]).unwrap()),
+        )
+        .unwrap();
         let parquet = tmp.0.join("drifters.parquet");
-        ctx.register_parquet("drifters", parquet.to_str().unwrap(), ParquetReadOptions::default()).await.unwrap();
+        ctx.register_parquet(
+            "drifters",
+            parquet.to_str().unwrap(),
+            ParquetReadOptions::default(),
+        )
+        .await
+        .unwrap();
 
         let mut results = vec![];
         for (title, sql) in EXAMPLE_QUERIES {
@@ -1201,7 +1485,13 @@ mod tests {
         assert_eq!(blob.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
         // Every drifter fix matches an ocean cell of its day.
         let matchups = &results[2][0];
-        assert_eq!(matchups.column(1).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0), 56);
+        assert_eq!(
+            matchups
+                .column(1)
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                .value(0),
+            56
+        );
         let std_diff = matchups.column(4).as_primitive::<Float64Type>().value(0);
         assert!(std_diff > 0.1 && std_diff < 1.0, "{std_diff}");
     }

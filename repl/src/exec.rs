@@ -1,30 +1,59 @@
 //! Runs SQL statements and backslash commands from files, `-c` strings and the interactive REPL.
 
 use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::error::Result;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use futures::StreamExt;
+use rustyline::Editor;
 use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
-use rustyline::Editor;
 
 use crate::catalog;
-use crate::command::{help_text, Command};
+use crate::command::{Command, help_text};
 use crate::error::{message, usage};
 use crate::helper::SqlHelper;
 use crate::print_format::{self, Format, Output, TableOptions};
 use crate::progress::Progress;
-use crate::script::{split, Piece};
+use crate::script::{Piece, split};
 
 /// The message of the error a Ctrl-C during a query gives.
 pub const CANCELLED: &str = "query cancelled (Ctrl-C)";
+
+/// Set when a write to stdout fails because its reader went away (`oceanql ... | head`).
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Whether stdout's reader went away; the error that caused is not worth reporting.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+/// Buffered stdout that notes a broken pipe in [`STDOUT_CLOSED`].
+struct Stdout(BufWriter<io::Stdout>);
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).inspect_err(note_broken_pipe)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().inspect_err(note_broken_pipe)
+    }
+}
+
+fn note_broken_pipe(err: &io::Error) {
+    if err.kind() == io::ErrorKind::BrokenPipe {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
 
 /// How deep `\i` may nest before we assume a file includes itself.
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -63,11 +92,12 @@ pub struct Session {
     pub ctx: SessionContext,
     pub options: Options,
     depth: usize,
+    sources: catalog::Sources,
 }
 
 impl Session {
     pub fn new(ctx: SessionContext, options: Options) -> Session {
-        Session { ctx, options, depth: 0 }
+        Session { ctx, options, depth: 0, sources: catalog::Sources::default() }
     }
 
     /// Runs `text` (statements and commands), results to stdout.
@@ -119,10 +149,20 @@ impl Session {
         Ok(())
     }
 
-    async fn query(&self, sql: &str, target: &Target) -> Result<()> {
+    async fn query(&mut self, sql: &str, target: &Target) -> Result<()> {
         let frame = self.ctx.sql(sql).await?;
+        self.remember_source(sql).await;
         let stream = frame.execute_stream().await?;
         self.write_stream(stream, target).await
+    }
+
+    /// Records format and location of a table made by `CREATE EXTERNAL TABLE`, for `\d`.
+    async fn remember_source(&mut self, sql: &str) {
+        let Ok(mut statements) = DFParser::parse_sql(sql) else { return };
+        let Some(DFStatement::CreateExternalTable(create)) = statements.pop_front() else { return };
+        if let Ok(provider) = self.ctx.table_provider(create.name.to_string()).await {
+            self.sources.add(&provider, &create.file_type, &create.locations.join(", "));
+        }
     }
 
     /// Writes a result as it arrives; statements without columns (DDL) print nothing.
@@ -159,7 +199,7 @@ impl Session {
 
     fn open(&self, target: &Target) -> Result<(Format, Output)> {
         match target {
-            Target::Stdout => Ok((self.options.format, Box::new(BufWriter::new(io::stdout())))),
+            Target::Stdout => Ok((self.options.format, Box::new(Stdout(BufWriter::new(io::stdout()))))),
             Target::File { path, format } => {
                 let file = File::create(path).map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
                 Ok((*format, Box::new(BufWriter::new(file))))
@@ -174,7 +214,7 @@ impl Session {
     async fn run_command(&mut self, command: Command, target: &Target) -> Result<Flow> {
         match command {
             Command::Help => print!("{}", help_text()),
-            Command::ListTables => self.print_batch(catalog::list_tables(&self.ctx).await?, target)?,
+            Command::ListTables => self.print_batch(catalog::list_tables(&self.ctx, &self.sources).await?, target)?,
             Command::Describe(name) => self.print_batch(catalog::describe_table(&self.ctx, &name).await?, target)?,
             Command::ListFunctions(pattern) => {
                 self.print_batch(catalog::list_functions(&self.ctx, pattern.as_deref())?, target)?

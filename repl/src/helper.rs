@@ -1,4 +1,4 @@
-//! rustyline helper: multi-line validation up to `;`, completion of keywords, tables, columns, functions and commands, and hints.
+//! rustyline helper: multi-line input up to `;`, completion of keywords and catalog names, hints.
 
 use std::borrow::Cow;
 
@@ -59,7 +59,11 @@ impl SqlHelper {
 
 /// Byte offset where the identifier ending at `pos` starts.
 fn word_start(line: &str, pos: usize) -> usize {
-    line[..pos].char_indices().rev().find(|(_, c)| !(c.is_alphanumeric() || *c == '_')).map_or(0, |(i, c)| i + c.len_utf8())
+    line[..pos]
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8())
 }
 
 fn pairs(words: Vec<String>) -> Vec<Pair> {
@@ -114,11 +118,7 @@ impl Validator for SqlHelper {
     /// Enter runs the input once the last statement ends with `;` (outside
     /// quotes and comments); a backslash command runs at once.
     fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
-        if is_complete(ctx.input()) {
-            Ok(ValidationResult::Valid(None))
-        } else {
-            Ok(ValidationResult::Incomplete)
-        }
+        if is_complete(ctx.input()) { Ok(ValidationResult::Valid(None)) } else { Ok(ValidationResult::Incomplete) }
     }
 }
 

@@ -19,7 +19,7 @@ use datafusion::error::Result;
 
 use crate::demo::{DemoOptions, EXAMPLE_QUERIES, write_demo};
 use crate::error::{message, usage};
-use crate::exec::{Flow, Options, Session, Target, read_script, run_repl};
+use crate::exec::{Flow, Options, Session, Target, read_script, run_repl, stdout_closed};
 use crate::print_format::Format;
 use crate::script::{Piece, split};
 
@@ -32,6 +32,10 @@ Examples:
   oceanql demo ./oceanql-demo              write the demo data and its catalog.sql
   oceanql --demo                           open the REPL on the demo data
   oceanql --demo -c '\\d'                   list the demo tables
+
+Commands in the REPL, in -f files and in -c (a line starting with a backslash):
+  \\? help   \\d list tables   \\d NAME columns with units   \\df [PATTERN] functions
+  \\timing   \\format table|csv|json   \\i FILE   \\q
 
 Files (-f) run first, in order, then commands (-c), in order, in one session;
 the first error stops the run with exit status 1. Without -f or -c, SQL is read
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(_) if stdout_closed() => ExitCode::SUCCESS,
         Err(err) => fail(&err),
     }
 }
@@ -180,7 +185,7 @@ fn write_demo_and_report(options: &DemoOptions) -> Result<()> {
     for (name, bytes) in dir_listing(&options.dir)? {
         println!("  {name:<32} {}", human_size(bytes));
     }
-    println!("\nTry it:\n  oceanql -f {} \n  oceanql --demo --demo-dir {}", catalog.display(), options.dir.display());
+    println!("\nTry it:\n  oceanql -f {}\n  oceanql --demo --demo-dir {}", catalog.display(), options.dir.display());
     Ok(())
 }
 

@@ -98,7 +98,9 @@ pub struct TableOptions {
 pub fn writer(format: Format, schema: SchemaRef, out: Output, table: TableOptions) -> Result<Box<dyn BatchWriter>> {
     Ok(match format {
         Format::Table => Box::new(TableWriter::new(schema, out, table)),
-        Format::Csv => Box::new(CsvWriter { schema, rows: 0, inner: csv::WriterBuilder::new().with_header(true).build(out) }),
+        Format::Csv => {
+            Box::new(CsvWriter { schema, rows: 0, inner: csv::WriterBuilder::new().with_header(true).build(out) })
+        }
         Format::Json => Box::new(JsonWriter(WriterBuilder::new().with_explicit_nulls(true).build(out))),
         Format::Parquet => Box::new(ParquetWriter(ArrowWriter::try_new(out, schema, None)?)),
     })

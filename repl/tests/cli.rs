@@ -14,7 +14,8 @@ fn workspace() -> TempDir {
     std::fs::write(dir.path().join("drifters.csv"), DRIFTERS_CSV).unwrap();
     let csv = dir.path().join("drifters.csv");
     let catalog = format!(
-        "-- the test catalog\nCREATE EXTERNAL TABLE drifters STORED AS CSV LOCATION '{}'\n  OPTIONS ('format.has_header' 'true');\n",
+        "-- the test catalog\nCREATE EXTERNAL TABLE drifters STORED AS CSV LOCATION '{}'\n  \
+         OPTIONS ('format.has_header' 'true');\n",
         csv.display()
     );
     std::fs::write(dir.path().join("catalog.sql"), catalog).unwrap();
@@ -67,8 +68,18 @@ fn files_run_before_commands_in_one_session() {
 #[test]
 fn commands_and_files_repeat_in_order() {
     let dir = workspace();
-    std::fs::write(dir.path().join("second.sql"), "CREATE VIEW warm AS SELECT * FROM drifters WHERE sst > 20;").unwrap();
-    let args = ["-f", "catalog.sql", "-f", "second.sql", "-c", "SELECT 1 AS a; SELECT 2 AS b", "-c", "SELECT count(*) AS n FROM warm"];
+    std::fs::write(dir.path().join("second.sql"), "CREATE VIEW warm AS SELECT * FROM drifters WHERE sst > 20;")
+        .unwrap();
+    let args = [
+        "-f",
+        "catalog.sql",
+        "-f",
+        "second.sql",
+        "-c",
+        "SELECT 1 AS a; SELECT 2 AS b",
+        "-c",
+        "SELECT count(*) AS n FROM warm",
+    ];
     assert_eq!(ok(dir.path(), &args), "a\n1\nb\n2\nn\n1\n");
 }
 
@@ -82,7 +93,10 @@ fn csv_header_is_written_for_an_empty_result() {
 #[test]
 fn json_is_one_array_of_objects() {
     let dir = workspace();
-    let out = ok(dir.path(), &["-f", "catalog.sql", "--format", "json", "-c", "SELECT platform_id, sst FROM drifters ORDER BY sst"]);
+    let out = ok(
+        dir.path(),
+        &["-f", "catalog.sql", "--format", "json", "-c", "SELECT platform_id, sst FROM drifters ORDER BY sst"],
+    );
     let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(rows.as_array().map(Vec::len), Some(3));
     assert_eq!(rows[2]["platform_id"], 202);
@@ -106,7 +120,10 @@ fn table_format_and_maxrows() {
 #[test]
 fn output_file_gets_the_last_result() {
     let dir = workspace();
-    let out = ok(dir.path(), &["-f", "catalog.sql", "-c", "SELECT 'first' AS x; SELECT platform_id FROM drifters", "-o", "ids.csv"]);
+    let out = ok(
+        dir.path(),
+        &["-f", "catalog.sql", "-c", "SELECT 'first' AS x; SELECT platform_id FROM drifters", "-o", "ids.csv"],
+    );
     assert_eq!(out, "x\nfirst\n");
     let written = std::fs::read_to_string(dir.path().join("ids.csv")).unwrap();
     assert_eq!(written, "platform_id\n101\n101\n202\n");
@@ -169,7 +186,10 @@ fn meta_commands_work_from_the_command_line() {
     assert!(out.starts_with("name,type,format,location,columns\ndrifters,table,csv,"), "{out}");
     assert!(out.trim_end().ends_with(",3"), "{out}");
     let out = ok(dir.path(), &["-f", "catalog.sql", "-c", "\\d drifters"]);
-    assert!(out.starts_with("column,type,nullable,units,standard_name,long_name\nplatform_id,Int64,true,,,\n"), "{out}");
+    assert!(
+        out.starts_with("column,type,nullable,units,standard_name,long_name\nplatform_id,Int64,true,,,\n"),
+        "{out}"
+    );
     let out = ok(dir.path(), &["-c", "\\df sqrt"]);
     assert!(out.starts_with("name,kind,description\nsqrt,scalar,"), "{out}");
     let out = ok(dir.path(), &["-c", "\\?"]);
@@ -180,7 +200,10 @@ fn meta_commands_work_from_the_command_line() {
 fn meta_command_errors() {
     let dir = workspace();
     let err = fails(dir.path(), &["-c", "\\x"]);
-    assert!(err.contains("unknown command '\\x'; commands are \\? \\d \\df \\timing \\format \\i \\q (\\? for help)"), "{err}");
+    assert!(
+        err.contains("unknown command '\\x'; commands are \\? \\d \\df \\timing \\format \\i \\q (\\? for help)"),
+        "{err}"
+    );
     let err = fails(dir.path(), &["-c", "\\d nowhere"]);
     assert!(err.contains("No table named 'nowhere'"), "{err}");
     let err = fails(dir.path(), &["-c", "\\format xml"]);
@@ -192,7 +215,11 @@ fn meta_command_errors() {
 #[test]
 fn script_commands_change_the_session() {
     let dir = workspace();
-    std::fs::write(dir.path().join("script.sql"), "\\i catalog.sql\n\\format json\n\\timing\nSELECT count(*) AS n FROM drifters;\n\\q\nSELECT 'never';").unwrap();
+    std::fs::write(
+        dir.path().join("script.sql"),
+        "\\i catalog.sql\n\\format json\n\\timing\nSELECT count(*) AS n FROM drifters;\n\\q\nSELECT 'never';",
+    )
+    .unwrap();
     let output = oceanql(dir.path(), &["-f", "script.sql"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "[{\"n\":3}]\n");
@@ -229,7 +256,41 @@ fn demo_flag_runs_an_existing_catalog() {
 fn help_shows_flags_and_examples() {
     let dir = workspace();
     let out = ok(dir.path(), &["--help"]);
-    for text in ["-f, --file <FILE>", "-c, --command <SQL>", "--format <FORMAT>", "-o, --output <FILE>", "--maxrows <N>", "demo", "Examples:"] {
+    for text in [
+        "-f, --file <FILE>",
+        "-c, --command <SQL>",
+        "--format <FORMAT>",
+        "-o, --output <FILE>",
+        "--maxrows <N>",
+        "demo",
+        "Examples:",
+    ] {
         assert!(out.contains(text), "missing {text} in:\n{out}");
     }
+}
+
+#[test]
+fn demo_subcommand_reports_what_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(dir.path(), &["demo", "data"]);
+    assert!(out.starts_with("Wrote the OceanQL demo data to data:\n"), "{out}");
+    assert!(out.contains("  catalog.sql "), "{out}");
+    assert!(out.contains("oceanql --demo --demo-dir data"), "{out}");
+    assert!(dir.path().join("data/catalog.sql").exists());
+}
+
+#[test]
+fn closed_stdout_ends_quietly() {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oceanql"))
+        .args(["-c", "SELECT * FROM generate_series(1, 2000000)"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap(); // then the pipe closes
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
 }
