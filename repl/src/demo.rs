@@ -64,8 +64,8 @@ pub struct DemoOptions {
 
 /// Three queries a scientist would run first on the demo catalog: (title, SQL).
 ///
-/// The match-up query assumes the default 1° grid (cell centres at x.5°); on the
-/// 0.25° benchmark grid use `floor(lat * 4) / 4 + 0.125` instead.
+/// The match-up query snaps each fix to the 1° cell centre with `grid_snap`; on
+/// the 0.25° benchmark grid use `grid_snap(d.lat, 0.25)`.
 pub const EXAMPLE_QUERIES: &[(&str, &str)] = &[
     (
         "The Blob: monthly mean SST in the North-East Pacific (45-60N, 150-120W), and its anomaly against the mean of the same latitude and day",
@@ -93,7 +93,7 @@ WHERE time = '2023-08-29T00:00:00Z'
 ORDER BY lat DESC, lon",
     ),
     (
-        "Drifters vs. the grid: monthly in situ minus gridded SST, matching each drifter fix to the 1° cell of the same day",
+        "Drifters vs. the grid: monthly in situ minus gridded SST, matching each drifter fix to the 1° cell of the same day (grid_snap gives the cell centre)",
         "SELECT date_trunc('month', d.time) AS month,
        count(*) AS matchups,
        count(DISTINCT d.platform_id) AS drifters,
@@ -102,8 +102,8 @@ ORDER BY lat DESC, lon",
 FROM drifters d
 JOIN sst s
   ON s.time = date_trunc('day', d.time)
- AND s.lat = floor(d.lat) + 0.5
- AND s.lon = floor(d.lon) + 0.5
+ AND s.lat = grid_snap(d.lat, 1)
+ AND s.lon = grid_snap(d.lon, 1)
 WHERE s.sst IS NOT NULL
 GROUP BY 1
 ORDER BY 1",
@@ -1140,7 +1140,7 @@ mod tests {
     use datafusion::arrow::datatypes::{Float64Type, TimestampMicrosecondType};
     use datafusion::datasource::MemTable;
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    use datafusion::prelude::{ParquetReadOptions, SessionContext};
+    use datafusion::prelude::ParquetReadOptions;
 
     /// A fresh directory under the system temp dir, removed on drop.
     struct TempDir(PathBuf);
@@ -1407,7 +1407,7 @@ mod tests {
         let spec = small();
         write_with(&tmp.0, &spec).unwrap();
         let model = Model::new();
-        let ctx = SessionContext::new();
+        let ctx = oceanql_engine::create_context().unwrap();
         let tz = Some("UTC".into());
         let schema = Arc::new(Schema::new(vec![
             Field::new(
