@@ -9,12 +9,14 @@ use datafusion::arrow::array::{ArrayRef, DictionaryArray, Float64Array, Int32Arr
 use datafusion::arrow::datatypes::{Int32Type, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{DataFusionError, internal_err};
+use datafusion::common::stats::Precision;
+use datafusion::common::{DataFusionError, Statistics, internal_err};
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, Time};
+use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
@@ -296,6 +298,21 @@ impl ExecutionPlan for GridScanExec {
 
     fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
         self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
+    }
+
+    /// The scan emits exactly the cells of its units: an exact row count per partition.
+    fn statistics_from_inputs(&self, _input_stats: &[Arc<Statistics>], args: &StatisticsArgs) -> Result<Arc<Statistics>> {
+        let rows: usize = match args.partition() {
+            Some(p) => self.partitions.get(p).map_or(0, |u| u.iter().map(|u| u.slab.len()).sum()),
+            None => self.partitions.iter().flat_map(|u| u.iter()).map(|u| u.slab.len()).sum(),
+        };
+        let rows = self.limit.map_or(rows, |l| rows.min(l));
+        let stats = Statistics::new_unknown(&self.schema).with_num_rows(if self.limit.is_some() {
+            Precision::Inexact(rows)
+        } else {
+            Precision::Exact(rows)
+        });
+        Ok(Arc::new(stats))
     }
 
     fn metrics(&self) -> Option<MetricsSet> {
