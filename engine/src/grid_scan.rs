@@ -38,6 +38,9 @@ struct Unit {
     slab: Slab,
     /// Chunks of the reference variable this unit reads first (not counted by an earlier unit).
     new_chunks: u64,
+    /// Whether this is the granule's first unit: the one that counts it in `granules_read`,
+    /// even when two partitions share the granule.
+    first_of_granule: bool,
 }
 
 /// What the planner decided before reading anything.
@@ -127,9 +130,9 @@ fn plan_units(product: &GridProduct, window: &Window, reference: Option<&VarInfo
         summary.granules_selected += 1;
         let mut seen = HashSet::new();
         let runs = [time_runs, depth_runs.clone(), lat_runs.clone(), lon_runs.clone()];
-        for slab in slabs(&runs, &chunk_shape, shape) {
+        for (i, slab) in slabs(&runs, &chunk_shape, shape).into_iter().enumerate() {
             let new_chunks = if reference.is_some() { count_new_chunks(&slab, &chunk_shape, &mut seen) } else { 0 };
-            units.push(Unit { granule: g, slab, new_chunks });
+            units.push(Unit { granule: g, slab, new_chunks, first_of_granule: i == 0 });
         }
         summary.chunks_selected += seen.len() as u64;
     }
@@ -390,7 +393,6 @@ impl PartitionReader {
         }
         let path = &self.product.granules[granule].granule;
         let reader = self.product.format.open(path)?;
-        self.granules_read.add(1);
         self.current = Some((granule, reader.clone()));
         Ok(reader)
     }
@@ -402,6 +404,7 @@ impl PartitionReader {
         let info = &product.granules[unit.granule];
         let reader = if self.needs_data() {
             self.chunks_read.add(unit.new_chunks as usize);
+            self.granules_read.add(usize::from(unit.first_of_granule));
             Some(self.open(unit.granule)?)
         } else {
             None

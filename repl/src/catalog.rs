@@ -145,9 +145,14 @@ fn functions(ctx: &SessionContext) -> Vec<(String, &'static str, Option<String>)
     rows
 }
 
-/// The first line of a description, without trailing punctuation noise.
+/// The first sentence of a description's first line, so that `\df` stays one line per function.
 fn summary(description: &str) -> String {
-    description.trim().lines().next().unwrap_or_default().trim().to_string()
+    let line = description.trim().lines().next().unwrap_or_default().trim();
+    let sentence = match line.find(". ") {
+        Some(end) => &line[..=end],
+        None => line,
+    };
+    sentence.to_string()
 }
 
 /// Case-insensitive match of a `\df` pattern: a substring, or a glob when it
@@ -198,6 +203,12 @@ fn batch(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn summary_is_the_first_sentence() {
+        assert_eq!(super::summary("Snaps a value. Cells are aligned.\nMore."), "Snaps a value.");
+        assert_eq!(super::summary("Returns pi"), "Returns pi");
+    }
+
     use std::collections::HashMap;
 
     use datafusion::arrow::datatypes::DataType;

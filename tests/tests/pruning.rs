@@ -232,3 +232,15 @@ fn parses_metric_values() {
     assert_eq!(m["granules_read"], "1");
     assert_eq!(m["chunks_read"], "4");
 }
+
+/// A granule whose units are dealt to several partitions is still counted once in granules_read.
+#[tokio::test]
+async fn granule_shared_by_partitions_counts_once() {
+    let ctx = common::context();
+    let ddl = format!("CREATE EXTERNAL TABLE g STORED AS NETCDF LOCATION '{}/basic/basic_nc4.nc'", common::fixtures_str());
+    common::run(&ctx, &ddl).await.unwrap_or_else(|e| panic!("{ddl}: {e}"));
+    let (m, plan) = metrics_of(&ctx, "SELECT sum(val) FROM g").await;
+    // basic_nc4.nc has 12 chunks in 3 time steps: its units go to both of the default partitions.
+    assert_eq!(m["granules_total"], 1.0, "{plan}");
+    assert_eq!(m["granules_read"], 1.0, "{plan}");
+}
