@@ -8,6 +8,7 @@
 pub mod cf;
 pub mod decode;
 pub mod grid;
+pub mod hdf5_chunks;
 pub mod location;
 pub mod netcdf_grid;
 pub mod zarr_grid;

@@ -1,18 +1,24 @@
 //! NetCDF (classic and NetCDF-4) gridded products through the system libnetcdf.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use netcdf::types::{FloatType, IntType, NcVariableType};
 use netcdf::{AttributeValue, Variable};
 
 use crate::Result;
 use crate::cf::{AttrValue, file_error};
+use crate::hdf5_chunks::{ChunkIndex, chunk_index};
 use crate::grid::{GridInfo, GridReader, RawValues, RawVar, SourceType, VarInfo, describe};
 
 /// One NetCDF granule of a gridded product.
 pub struct NetcdfGrid {
     file: netcdf::File,
     info: GridInfo,
+    /// The same file for `pread` of chunks on the direct path.
+    raw: std::fs::File,
+    /// Chunk index per variable, read on first use; `None` where libnetcdf must read.
+    chunk_indexes: Mutex<HashMap<String, Option<Arc<ChunkIndex>>>>,
 }
 
 impl std::fmt::Debug for NetcdfGrid {
@@ -33,7 +39,52 @@ impl NetcdfGrid {
             var.get_values::<f64, _>(..).map_err(|e| file_error(path, Some(&v.name), e))
         };
         let info = describe(path, &raw_vars, &mut read_1d, meta.len())?;
-        Ok(NetcdfGrid { file, info })
+        let raw = std::fs::File::open(path).map_err(|e| file_error(path, None, e))?;
+        Ok(NetcdfGrid { file, info, raw, chunk_indexes: Mutex::new(HashMap::new()) })
+    }
+
+    fn chunk_index(&self, var: &VarInfo) -> Option<Arc<ChunkIndex>> {
+        let mut cache = self.chunk_indexes.lock().ok()?;
+        cache
+            .entry(var.name.clone())
+            .or_insert_with(|| {
+                chunk_index(&self.info.granule, &var.name)
+                    .filter(|i| i.elem_size == var.dtype.size() && i.shape.len() == var.dims.len())
+                    .map(Arc::new)
+            })
+            .clone()
+    }
+
+    /// Reads through the chunk index, outside libnetcdf's lock; `None` to fall back.
+    fn read_direct(&self, var: &VarInfo, start: &[usize], count: &[usize]) -> Result<Option<(RawValues, u64)>> {
+        let Some(index) = self.chunk_index(var) else { return Ok(None) };
+        let path = &self.info.granule;
+        let read = index
+            .read(&self.raw, start, count)
+            .map_err(|e| file_error(path, Some(&var.name), format!("reading a chunk failed: {e}")))?;
+        let Some((bytes, stored)) = read else { return Ok(None) };
+        Ok(Some((raw_from_bytes(var.dtype, &bytes), stored)))
+    }
+}
+
+/// Native-order bytes to typed values.
+fn raw_from_bytes(dtype: SourceType, b: &[u8]) -> RawValues {
+    macro_rules! typed {
+        ($t:ty, $variant:ident) => {
+            RawValues::$variant(b.chunks_exact(size_of::<$t>()).map(|c| <$t>::from_ne_bytes(c.try_into().unwrap_or_default())).collect())
+        };
+    }
+    match dtype {
+        SourceType::I8 => typed!(i8, I8),
+        SourceType::U8 => typed!(u8, U8),
+        SourceType::I16 => typed!(i16, I16),
+        SourceType::U16 => typed!(u16, U16),
+        SourceType::I32 => typed!(i32, I32),
+        SourceType::U32 => typed!(u32, U32),
+        SourceType::I64 => typed!(i64, I64),
+        SourceType::U64 => typed!(u64, U64),
+        SourceType::F32 => typed!(f32, F32),
+        SourceType::F64 => typed!(f64, F64),
     }
 }
 
@@ -44,6 +95,9 @@ impl GridReader for NetcdfGrid {
 
     fn read_raw(&self, var: &VarInfo, start: &[usize], count: &[usize]) -> Result<(RawValues, u64)> {
         quiet_hdf5();
+        if let Some(direct) = self.read_direct(var, start, count)? {
+            return Ok(direct);
+        }
         let path = &self.info.granule;
         let v = self
             .file
@@ -161,5 +215,59 @@ pub fn attr_value(value: AttributeValue) -> Option<AttrValue> {
         AttributeValue::Floats(x) => nums(x),
         AttributeValue::Double(x) => nums(vec![x]),
         AttributeValue::Doubles(x) => nums(x),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A NetCDF-4 file with a deflated, shuffled, chunked int16 variable whose
+    /// last chunks are partial, plus one whose chunks are never written.
+    fn write_file(path: &std::path::Path) {
+        let mut f = netcdf::create(path).unwrap();
+        f.add_dimension("time", 2).unwrap();
+        f.add_dimension("lat", 7).unwrap();
+        f.add_dimension("lon", 11).unwrap();
+        let mut t = f.add_variable::<f64>("time", &["time"]).unwrap();
+        t.put_attribute("units", "days since 2000-01-01").unwrap();
+        t.put_values(&[0.0, 1.0], ..).unwrap();
+        let mut lat = f.add_variable::<f64>("lat", &["lat"]).unwrap();
+        lat.put_attribute("units", "degrees_north").unwrap();
+        lat.put_values(&(0..7).map(|i| i as f64).collect::<Vec<_>>(), ..).unwrap();
+        let mut lon = f.add_variable::<f64>("lon", &["lon"]).unwrap();
+        lon.put_attribute("units", "degrees_east").unwrap();
+        lon.put_values(&(0..11).map(|i| i as f64 * 30.0).collect::<Vec<_>>(), ..).unwrap();
+        let mut v = f.add_variable::<i16>("v", &["time", "lat", "lon"]).unwrap();
+        v.set_chunking(&[1, 3, 4]).unwrap();
+        v.set_compression(4, true).unwrap();
+        let values: Vec<i16> = (0..2 * 7 * 11).map(|i| (i * 37 % 1000 - 500) as i16).collect();
+        v.put_values(&values, ..).unwrap();
+        let mut empty = f.add_variable::<f32>("empty", &["time", "lat", "lon"]).unwrap();
+        empty.set_chunking(&[1, 7, 11]).unwrap();
+        empty.set_compression(1, false).unwrap();
+    }
+
+    #[test]
+    fn direct_chunk_reads_equal_libnetcdf() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chunks.nc");
+        write_file(&path);
+        let grid = NetcdfGrid::open(path.to_str().unwrap()).unwrap();
+        let var = grid.info().var("v").unwrap().clone();
+        for (start, count) in [([0, 0, 0], [2, 7, 11]), ([1, 2, 3], [1, 4, 6]), ([0, 6, 10], [2, 1, 1])] {
+            let direct = grid.read_direct(&var, &start, &count).unwrap().expect("direct path taken");
+            let expected: Vec<i16> = grid.file.variable("v").unwrap().get_values((&start[..], &count[..])).unwrap();
+            match direct.0 {
+                RawValues::I16(got) => assert_eq!(got, expected, "slab {start:?} {count:?}"),
+                other => panic!("wrong type {other:?}"),
+            }
+            assert!(direct.1 > 0);
+        }
+        // Chunks never written are not in the index: libnetcdf reads them (as fill values).
+        let empty = grid.info().var("empty").unwrap().clone();
+        assert!(grid.read_direct(&empty, &[0, 0, 0], &[1, 7, 11]).unwrap().is_none());
+        let (raw, _) = grid.read_raw(&empty, &[0, 0, 0], &[1, 7, 11]).unwrap();
+        assert_eq!(raw.len(), 77);
     }
 }
