@@ -17,10 +17,15 @@ use crate::grid::{RawValues, Role, Slab, SourceType, VarInfo};
 
 /// Arrow type of a decoded variable: Float64 when packed, else the stored type.
 pub fn output_type(var: &VarInfo) -> DataType {
-    if var.packing.is_packed() {
+    numeric_type(var.dtype, &var.packing)
+}
+
+/// Arrow type of decoded values of `dtype` with `packing`: Float64 when packed, else the stored type.
+pub fn numeric_type(dtype: SourceType, packing: &Packing) -> DataType {
+    if packing.is_packed() {
         return DataType::Float64;
     }
-    match var.dtype {
+    match dtype {
         SourceType::I8 => DataType::Int8,
         SourceType::U8 => DataType::UInt8,
         SourceType::I16 => DataType::Int16,
@@ -43,8 +48,12 @@ pub fn output_field(var: &VarInfo) -> Field {
 /// Decodes the raw values of `var` read over `slab` into an Arrow array with
 /// one element per cell of the slab, in (time, depth, lat, lon) order.
 pub fn to_arrow(var: &VarInfo, raw: &RawValues, slab: &Slab) -> Result<ArrayRef> {
-    let order = broadcast_order(&var.dims, slab);
-    let p = &var.packing;
+    Ok(decode_values(raw, &var.packing, &broadcast_order(&var.dims, slab)))
+}
+
+/// Decodes raw values (unpacking, missing values to NULL) into an Arrow array;
+/// output element `k` is raw value `order[k]` (or `k` when `order` is `None`).
+pub fn decode_values(raw: &RawValues, p: &Packing, order: &Option<Vec<usize>>) -> ArrayRef {
     let array: ArrayRef = if p.is_packed() {
         let values = match raw {
             RawValues::I8(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
@@ -73,7 +82,7 @@ pub fn to_arrow(var: &VarInfo, raw: &RawValues, slab: &Slab) -> Result<ArrayRef>
             RawValues::F64(v) => Arc::new(decode::<_, Float64Type>(v, &order, p, |x| x, |x| x)),
         }
     };
-    Ok(array)
+    array
 }
 
 /// For each output cell, the index of its raw value; `None` when the variable

@@ -166,6 +166,22 @@ impl RawValues {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The values as f64 (stored values, not unpacked).
+    pub fn to_f64(self) -> Vec<f64> {
+        match self {
+            RawValues::I8(v) => v.into_iter().map(f64::from).collect(),
+            RawValues::U8(v) => v.into_iter().map(f64::from).collect(),
+            RawValues::I16(v) => v.into_iter().map(f64::from).collect(),
+            RawValues::U16(v) => v.into_iter().map(f64::from).collect(),
+            RawValues::I32(v) => v.into_iter().map(f64::from).collect(),
+            RawValues::U32(v) => v.into_iter().map(f64::from).collect(),
+            RawValues::I64(v) => v.into_iter().map(|x| x as f64).collect(),
+            RawValues::U64(v) => v.into_iter().map(|x| x as f64).collect(),
+            RawValues::F32(v) => v.into_iter().map(f64::from).collect(),
+            RawValues::F64(v) => v,
+        }
+    }
 }
 
 /// A reader of one granule of a gridded product.
@@ -187,8 +203,12 @@ pub struct RawVar {
     pub name: String,
     /// Dimension names and lengths, in storage order.
     pub dims: Vec<(String, usize)>,
-    /// Storage type; `None` for types OceanQL does not decode (strings, chars, compounds).
+    /// Storage type; `None` for types OceanQL does not decode as numbers (chars, strings, compounds).
     pub dtype: Option<SourceType>,
+    /// Stored as single characters (NetCDF `char`, Zarr `|S1`): read with
+    /// [`crate::source::ArraySource::read_chars`]; a last dimension of such a
+    /// variable is usually a string length.
+    pub text: bool,
     pub attrs: BTreeMap<String, crate::cf::AttrValue>,
     /// Chunk shape in storage order; `None` for contiguous storage.
     pub chunks: Option<Vec<usize>>,

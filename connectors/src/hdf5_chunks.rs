@@ -32,6 +32,9 @@ pub struct ChunkIndex {
     filters: Vec<bool>,
     /// Chunk grid coordinates -> (byte address, stored size, filter mask).
     chunks: HashMap<Vec<usize>, (u64, u64, u32)>,
+    /// The last chunk decoded, reused when consecutive reads (blocks of lines
+    /// smaller than a chunk) fall in the same chunk.
+    recent: std::sync::Mutex<Option<(Vec<usize>, std::sync::Arc<Vec<u8>>)>>,
 }
 
 const FILTER_DEFLATE: i32 = 1;
@@ -124,6 +127,7 @@ unsafe fn read_index_with(dset: hid_t, space: hid_t, plist: hid_t, dtype: hid_t)
             little_endian,
             filters,
             chunks,
+            recent: Default::default(),
         })
     }
 }
@@ -145,8 +149,17 @@ impl ChunkIndex {
         let mut stored = 0u64;
         loop {
             let Some(&(addr, size, mask)) = self.chunks.get(&coords) else { return Ok(None) };
-            let chunk = self.decode_chunk(file, addr, size, mask)?;
-            stored += size;
+            let chunk = match self.cached(&coords) {
+                Some(chunk) => chunk,
+                None => {
+                    stored += size;
+                    let chunk = std::sync::Arc::new(self.decode_chunk(file, addr, size, mask)?);
+                    if let Ok(mut recent) = self.recent.lock() {
+                        *recent = Some((coords.clone(), chunk.clone()));
+                    }
+                    chunk
+                }
+            };
             self.copy_chunk(&chunk, &coords, start, count, &mut out);
             // Next chunk coordinates (row-major).
             let mut d = n;
@@ -163,6 +176,11 @@ impl ChunkIndex {
                 coords[d] = first[d];
             }
         }
+    }
+
+    fn cached(&self, coords: &[usize]) -> Option<std::sync::Arc<Vec<u8>>> {
+        let recent = self.recent.lock().ok()?;
+        recent.as_ref().filter(|(c, _)| c == coords).map(|(_, chunk)| chunk.clone())
     }
 
     fn decode_chunk(&self, file: &std::fs::File, addr: u64, size: u64, mask: u32) -> std::io::Result<Vec<u8>> {

@@ -11,9 +11,13 @@ pub mod grid;
 pub mod hdf5_chunks;
 pub mod location;
 pub mod netcdf_grid;
+pub mod sample;
+pub mod source;
+pub mod store;
 pub mod zarr_grid;
 
-pub use grid::{GridInfo, GridReader, RawValues, Role, Slab, VarInfo};
+pub use grid::{GridInfo, GridReader, RawValues, RawVar, Role, Slab, VarInfo};
+pub use source::ArraySource;
 
 /// Result type of this crate: DataFusion's, so errors flow into SQL unchanged.
 pub type Result<T> = datafusion::error::Result<T>;

@@ -1,16 +1,22 @@
-//! Expands a table LOCATION (a file, a directory or a glob) into granules.
+//! Expands a table LOCATION (a file, a directory or a glob; local or `s3://`) into granules.
 
 use std::path::{Path, PathBuf};
 
 use datafusion::common::plan_datafusion_err;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use crate::Result;
+use crate::store;
 
 /// Lists the granules a LOCATION names, sorted by path.
 ///
 /// `is_granule` says whether a directory entry is itself a granule (a Zarr
 /// store is a directory; a NetCDF granule is a file with one of `extensions`).
 pub fn expand(location: &str, extensions: &[&str], dirs_are_granules: bool) -> Result<Vec<String>> {
+    if crate::store::is_remote(location) {
+        return expand_remote(location, extensions, dirs_are_granules);
+    }
     let location = location.strip_prefix("file://").unwrap_or(location);
     let is_granule = |p: &Path| {
         if dirs_are_granules {
@@ -47,13 +53,155 @@ pub fn expand(location: &str, extensions: &[&str], dirs_are_granules: bool) -> R
     }
     found.sort();
     if found.is_empty() {
-        let what = if dirs_are_granules { "Zarr store" } else { "file" };
-        return Err(plan_datafusion_err!(
-            "LOCATION '{location}' matches no {what} (looked for {})",
-            extensions.iter().map(|e| format!("*.{e}")).collect::<Vec<_>>().join(", ")
-        ));
+        return Err(matches_nothing(location, extensions, dirs_are_granules));
     }
     Ok(found.into_iter().map(|p| p.to_string_lossy().into_owned()).collect())
+}
+
+fn matches_nothing(location: &str, extensions: &[&str], dirs_are_granules: bool) -> datafusion::error::DataFusionError {
+    let what = if dirs_are_granules { "Zarr store" } else { "file" };
+    plan_datafusion_err!(
+        "LOCATION '{location}' matches no {what} (looked for {})",
+        extensions.iter().map(|e| format!("*.{e}")).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// Metadata files at the root of a Zarr store (v3, v2 group, v2 array, v2 consolidated).
+const ZARR_MARKERS: &[&str] = &["zarr.json", ".zgroup", ".zarray", ".zmetadata"];
+
+/// What a remote listing found: granule keys (with the object's metadata for files).
+enum Remote {
+    Found(Vec<(String, Option<ObjectMeta>)>),
+    /// Nothing at all under this key (no object, no prefix).
+    Missing,
+    Invalid(String),
+}
+
+/// [`expand`] for `s3://bucket/key`: one object, a prefix ("directory"), or a
+/// glob over keys; for Zarr, a prefix holding Zarr metadata is a store.
+fn expand_remote(location: &str, extensions: &[&str], dirs_are_granules: bool) -> Result<Vec<String>> {
+    let (bucket, key) = store::split_url(location)?;
+    let (object_store, _) = store::resolve(location)?;
+    let key = key.to_string();
+    let exts: Vec<String> = extensions.iter().map(|e| e.to_string()).collect();
+    let listed = store::block_on(async move { list_remote(object_store.as_ref(), &key, &exts, dirs_are_granules).await })
+        .map_err(|e| plan_datafusion_err!("LOCATION '{location}': {e}"))?
+        .map_err(|e| plan_datafusion_err!("LOCATION '{location}': {}", store::describe_error(location, &e)))?;
+    let mut found = match listed {
+        Remote::Found(found) => found,
+        Remote::Missing => return Err(plan_datafusion_err!("LOCATION '{location}' does not exist (no object and no object under this prefix)")),
+        Remote::Invalid(why) => return Err(plan_datafusion_err!("LOCATION '{location}': {why}")),
+    };
+    if found.is_empty() {
+        return Err(matches_nothing(location, extensions, dirs_are_granules));
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found
+        .into_iter()
+        .map(|(key, meta)| {
+            let url = format!("s3://{bucket}/{key}");
+            store::listed(&url);
+            if let Some(meta) = meta {
+                store::remember(&url, meta);
+            }
+            url
+        })
+        .collect())
+}
+
+/// The last segment of an object path.
+fn last_segment(path: &str) -> &str {
+    path.trim_end_matches('/').rsplit('/').next().unwrap_or(path)
+}
+
+fn prefix_path(prefix: &str) -> Option<ObjectPath> {
+    let p = prefix.trim_matches('/');
+    (!p.is_empty()).then(|| store::object_path(p))
+}
+
+async fn list_remote(
+    os: &dyn ObjectStore,
+    key: &str,
+    exts: &[String],
+    dirs: bool,
+) -> std::result::Result<Remote, object_store::Error> {
+    let has_ext = |name: &str| exts.iter().any(|e| name.rsplit_once('.').is_some_and(|(_, x)| x.eq_ignore_ascii_case(e)));
+    let key_trim = key.trim_matches('/');
+    if !key.contains(['*', '?', '[']) {
+        if !dirs && !key_trim.is_empty() && !key.ends_with('/') {
+            match os.head(&store::object_path(key_trim)).await {
+                Ok(meta) => return Ok(Remote::Found(vec![(key_trim.to_string(), Some(meta))])),
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let listing = os.list_with_delimiter(prefix_path(key_trim).as_ref()).await?;
+        if dirs && listing.objects.iter().any(|o| ZARR_MARKERS.contains(&last_segment(o.location.as_ref()))) {
+            return Ok(Remote::Found(vec![(key_trim.to_string(), None)]));
+        }
+        if listing.objects.is_empty() && listing.common_prefixes.is_empty() {
+            return Ok(Remote::Missing);
+        }
+        let mut found = Vec::new();
+        if dirs {
+            for p in listing.common_prefixes {
+                if has_ext(last_segment(p.as_ref())) || is_zarr_prefix(os, &p).await? {
+                    found.push((p.to_string(), None));
+                }
+            }
+        } else {
+            for o in listing.objects {
+                if has_ext(last_segment(o.location.as_ref())) {
+                    found.push((o.location.to_string(), Some(o)));
+                }
+            }
+        }
+        return Ok(Remote::Found(found));
+    }
+    // A glob: walk the key one segment at a time, listing with a delimiter, so
+    // that a glob over Zarr stores never lists their chunks.
+    let segments: Vec<&str> = key_trim.split('/').collect();
+    let first = segments.iter().position(|s| s.contains(['*', '?', '['])).unwrap_or(0);
+    let mut current: Vec<String> = vec![segments[..first].join("/")];
+    let mut found = Vec::new();
+    for (i, segment) in segments.iter().enumerate().skip(first) {
+        if segment.contains("**") {
+            return Ok(Remote::Invalid("'**' is not supported in object storage globs; use one '*' per level".into()));
+        }
+        let pattern = match glob::Pattern::new(segment) {
+            Ok(p) => p,
+            Err(e) => return Ok(Remote::Invalid(format!("not a valid glob: {e}"))),
+        };
+        let last = i + 1 == segments.len();
+        let mut next = Vec::new();
+        for prefix in &current {
+            let listing = os.list_with_delimiter(prefix_path(prefix).as_ref()).await?;
+            for p in listing.common_prefixes {
+                if pattern.matches(last_segment(p.as_ref())) {
+                    next.push(p.to_string());
+                }
+            }
+            if last && !dirs {
+                for o in listing.objects {
+                    if pattern.matches(last_segment(o.location.as_ref())) {
+                        found.push((o.location.to_string(), Some(o)));
+                    }
+                }
+            }
+        }
+        if last && dirs {
+            found.extend(next.into_iter().map(|p| (p, None)));
+            break;
+        }
+        current = next;
+    }
+    Ok(Remote::Found(found))
+}
+
+/// Whether a prefix holds Zarr metadata at its root.
+async fn is_zarr_prefix(os: &dyn ObjectStore, prefix: &ObjectPath) -> std::result::Result<bool, object_store::Error> {
+    let listing = os.list_with_delimiter(Some(prefix)).await?;
+    Ok(listing.objects.iter().any(|o| ZARR_MARKERS.contains(&last_segment(o.location.as_ref()))))
 }
 
 /// Whether a directory is a Zarr store (v2 or v3 metadata at its root).

@@ -10,61 +10,178 @@ use crate::Result;
 use crate::cf::{AttrValue, file_error};
 use crate::hdf5_chunks::{ChunkIndex, chunk_index};
 use crate::grid::{GridInfo, GridReader, RawValues, RawVar, SourceType, VarInfo, describe};
+use crate::source::ArraySource;
 
-/// One NetCDF granule of a gridded product.
-pub struct NetcdfGrid {
+/// One NetCDF file (classic or NetCDF-4) as named arrays.
+pub struct NetcdfSource {
+    /// The granule: the path or `s3://` URL as given.
+    path: String,
+    /// The local file read: the path itself, or the cached copy of an `s3://` object.
+    local: String,
     file: netcdf::File,
-    info: GridInfo,
+    vars: Vec<RawVar>,
+    attrs: BTreeMap<String, AttrValue>,
+    size_bytes: u64,
     /// The same file for `pread` of chunks on the direct path.
     raw: std::fs::File,
     /// Chunk index per variable, read on first use; `None` where libnetcdf must read.
     chunk_indexes: Mutex<HashMap<String, Option<Arc<ChunkIndex>>>>,
+    /// NetCDF-3 (classic) files have no HDF5 chunks: never ask HDF5 about them
+    /// (a failed open leaves HDF5 error records behind that it loops on at exit).
+    classic: bool,
 }
 
-impl std::fmt::Debug for NetcdfGrid {
+impl std::fmt::Debug for NetcdfSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NetcdfGrid").field("granule", &self.info.granule).finish()
+        f.debug_struct("NetcdfSource").field("path", &self.path).finish()
     }
 }
 
-impl NetcdfGrid {
-    /// Opens `path` and recognises its grid.
+impl NetcdfSource {
+    /// Opens `path` and lists its variables and global attributes.
+    ///
+    /// An `s3://` URL is read from a local copy downloaded once into the cache
+    /// (libnetcdf needs random access to metadata spread through the file, and
+    /// cannot sign S3 requests); the granule stays the URL.
     pub fn open(path: &str) -> Result<Self> {
         quiet_hdf5();
-        let meta = std::fs::metadata(path).map_err(|e| file_error(path, None, e))?;
-        let file = netcdf::open(path).map_err(|e| file_error(path, None, format!("not a readable NetCDF file ({e})")))?;
-        let raw_vars = file.variables().map(|v| raw_var(path, &v)).collect::<Result<Vec<_>>>()?;
-        let mut read_1d = |v: &RawVar| -> Result<Vec<f64>> {
-            let var = file.variable(&v.name).ok_or_else(|| file_error(path, Some(&v.name), "variable vanished"))?;
-            var.get_values::<f64, _>(..).map_err(|e| file_error(path, Some(&v.name), e))
+        let local = if crate::store::is_remote(path) {
+            crate::store::local_copy(path)?.to_string_lossy().into_owned()
+        } else {
+            path.strip_prefix("file://").unwrap_or(path).to_string()
         };
-        let info = describe(path, &raw_vars, &mut read_1d, meta.len())?;
-        let raw = std::fs::File::open(path).map_err(|e| file_error(path, None, e))?;
-        Ok(NetcdfGrid { file, info, raw, chunk_indexes: Mutex::new(HashMap::new()) })
+        let meta = std::fs::metadata(&local).map_err(|e| file_error(path, None, e))?;
+        let file = netcdf::open(&local).map_err(|e| file_error(path, None, format!("not a readable NetCDF file ({e})")))?;
+        let vars = file.variables().map(|v| raw_var(path, &v)).collect::<Result<Vec<_>>>()?;
+        let mut attrs = BTreeMap::new();
+        for a in file.attributes() {
+            if let Some(value) = a.value().ok().and_then(attr_value) {
+                attrs.insert(a.name().to_string(), value);
+            }
+        }
+        let raw = std::fs::File::open(&local).map_err(|e| file_error(path, None, e))?;
+        let classic = is_classic(&raw);
+        Ok(NetcdfSource {
+            classic,
+            path: path.to_string(),
+            local,
+            file,
+            vars,
+            attrs,
+            size_bytes: meta.len(),
+            raw,
+            chunk_indexes: Mutex::new(HashMap::new()),
+        })
     }
 
-    fn chunk_index(&self, var: &VarInfo) -> Option<Arc<ChunkIndex>> {
+    fn chunk_index(&self, var: &RawVar, elem_size: usize) -> Option<Arc<ChunkIndex>> {
+        if self.classic {
+            return None;
+        }
         let mut cache = self.chunk_indexes.lock().ok()?;
         cache
             .entry(var.name.clone())
             .or_insert_with(|| {
-                chunk_index(&self.info.granule, &var.name)
-                    .filter(|i| i.elem_size == var.dtype.size() && i.shape.len() == var.dims.len())
+                chunk_index(&self.local, &var.name)
+                    .filter(|i| i.elem_size == elem_size && i.shape.len() == var.dims.len())
                     .map(Arc::new)
             })
             .clone()
     }
 
     /// Reads through the chunk index, outside libnetcdf's lock; `None` to fall back.
-    fn read_direct(&self, var: &VarInfo, start: &[usize], count: &[usize]) -> Result<Option<(RawValues, u64)>> {
-        let Some(index) = self.chunk_index(var) else { return Ok(None) };
-        let path = &self.info.granule;
+    fn read_direct(&self, var: &RawVar, dtype: SourceType, start: &[usize], count: &[usize]) -> Result<Option<(RawValues, u64)>> {
+        let Some(index) = self.chunk_index(var, dtype.size()) else { return Ok(None) };
         let read = index
             .read(&self.raw, start, count)
-            .map_err(|e| file_error(path, Some(&var.name), format!("reading a chunk failed: {e}")))?;
+            .map_err(|e| file_error(&self.path, Some(&var.name), format!("reading a chunk failed: {e}")))?;
         let Some((bytes, stored)) = read else { return Ok(None) };
-        Ok(Some((raw_from_bytes(var.dtype, &bytes), stored)))
+        Ok(Some((raw_from_bytes(dtype, &bytes), stored)))
     }
+
+    fn variable(&self, name: &str) -> Result<Variable<'_>> {
+        self.file.variable(name).ok_or_else(|| file_error(&self.path, Some(name), "no such variable in this file"))
+    }
+}
+
+impl ArraySource for NetcdfSource {
+    fn granule(&self) -> &str {
+        &self.path
+    }
+
+    fn vars(&self) -> &[RawVar] {
+        &self.vars
+    }
+
+    fn global_attrs(&self) -> &BTreeMap<String, AttrValue> {
+        &self.attrs
+    }
+
+    fn size_bytes(&self) -> u64 {
+        self.size_bytes
+    }
+
+    fn read(&self, var: &RawVar, start: &[usize], count: &[usize]) -> Result<(RawValues, u64)> {
+        quiet_hdf5();
+        let path = &self.path;
+        let dtype = var.dtype.ok_or_else(|| file_error(path, Some(&var.name), "not a numeric variable"))?;
+        if let Some(direct) = self.read_direct(var, dtype, start, count)? {
+            return Ok(direct);
+        }
+        let v = self.variable(&var.name)?;
+        let err = |e: netcdf::Error| file_error(path, Some(&var.name), format!("read failed: {e}"));
+        let ext = (start, count);
+        let raw = match dtype {
+            SourceType::I8 => RawValues::I8(v.get_values(ext).map_err(err)?),
+            SourceType::U8 => RawValues::U8(v.get_values(ext).map_err(err)?),
+            SourceType::I16 => RawValues::I16(v.get_values(ext).map_err(err)?),
+            SourceType::U16 => RawValues::U16(v.get_values(ext).map_err(err)?),
+            SourceType::I32 => RawValues::I32(v.get_values(ext).map_err(err)?),
+            SourceType::U32 => RawValues::U32(v.get_values(ext).map_err(err)?),
+            SourceType::I64 => RawValues::I64(v.get_values(ext).map_err(err)?),
+            SourceType::U64 => RawValues::U64(v.get_values(ext).map_err(err)?),
+            SourceType::F32 => RawValues::F32(v.get_values(ext).map_err(err)?),
+            SourceType::F64 => RawValues::F64(v.get_values(ext).map_err(err)?),
+        };
+        Ok((raw, chunk_bytes(var, dtype.size(), start, count)))
+    }
+
+    fn read_chars(&self, var: &RawVar, start: &[usize], count: &[usize]) -> Result<(Vec<u8>, u64)> {
+        quiet_hdf5();
+        if !var.text {
+            return Err(file_error(&self.path, Some(&var.name), "not a character variable"));
+        }
+        let v = self.variable(&var.name)?;
+        let bytes = v
+            .get_raw_values((start, count))
+            .map_err(|e| file_error(&self.path, Some(&var.name), format!("read failed: {e}")))?;
+        let stored = chunk_bytes(var, 1, start, count);
+        Ok((bytes, stored))
+    }
+}
+
+/// One NetCDF granule of a gridded product.
+#[derive(Debug)]
+pub struct NetcdfGrid {
+    source: NetcdfSource,
+    info: GridInfo,
+}
+
+impl NetcdfGrid {
+    /// Opens `path` and recognises its grid.
+    pub fn open(path: &str) -> Result<Self> {
+        let source = NetcdfSource::open(path)?;
+        let mut read_1d = |v: &RawVar| source.read_all_f64(v);
+        let info = describe(path, source.vars(), &mut read_1d, source.size_bytes())?;
+        Ok(NetcdfGrid { source, info })
+    }
+}
+
+/// Whether a file is NetCDF-3 (classic, 64-bit offset or CDF-5): it starts with `CDF`.
+fn is_classic(file: &std::fs::File) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut magic = [0u8; 3];
+    file.read_exact_at(&mut magic, 0).is_ok() && &magic == b"CDF"
 }
 
 /// Native-order bytes to typed values.
@@ -94,30 +211,7 @@ impl GridReader for NetcdfGrid {
     }
 
     fn read_raw(&self, var: &VarInfo, start: &[usize], count: &[usize]) -> Result<(RawValues, u64)> {
-        quiet_hdf5();
-        if let Some(direct) = self.read_direct(var, start, count)? {
-            return Ok(direct);
-        }
-        let path = &self.info.granule;
-        let v = self
-            .file
-            .variable(&var.name)
-            .ok_or_else(|| file_error(path, Some(&var.name), "no such variable in this file"))?;
-        let err = |e: netcdf::Error| file_error(path, Some(&var.name), format!("read failed: {e}"));
-        let ext = (start, count);
-        let raw = match var.dtype {
-            SourceType::I8 => RawValues::I8(v.get_values(ext).map_err(err)?),
-            SourceType::U8 => RawValues::U8(v.get_values(ext).map_err(err)?),
-            SourceType::I16 => RawValues::I16(v.get_values(ext).map_err(err)?),
-            SourceType::U16 => RawValues::U16(v.get_values(ext).map_err(err)?),
-            SourceType::I32 => RawValues::I32(v.get_values(ext).map_err(err)?),
-            SourceType::U32 => RawValues::U32(v.get_values(ext).map_err(err)?),
-            SourceType::I64 => RawValues::I64(v.get_values(ext).map_err(err)?),
-            SourceType::U64 => RawValues::U64(v.get_values(ext).map_err(err)?),
-            SourceType::F32 => RawValues::F32(v.get_values(ext).map_err(err)?),
-            SourceType::F64 => RawValues::F64(v.get_values(ext).map_err(err)?),
-        };
-        Ok((raw, chunk_bytes(var, start, count)))
+        self.source.read(self.source.var(&var.name)?, start, count)
     }
 }
 
@@ -142,17 +236,19 @@ fn quiet_hdf5() {
 }
 
 /// Uncompressed bytes of the chunks a hyperslab touches (libnetcdf reads whole chunks).
-fn chunk_bytes(var: &VarInfo, start: &[usize], count: &[usize]) -> u64 {
+fn chunk_bytes(var: &RawVar, elem_size: usize, start: &[usize], count: &[usize]) -> u64 {
+    let shape: Vec<usize> = var.dims.iter().map(|(_, n)| *n).collect();
+    let chunk_shape = var.chunks.as_ref().unwrap_or(&shape);
     let mut chunks = 1u64;
-    for ((&s, &c), &k) in start.iter().zip(count).zip(&var.chunks) {
+    for ((&s, &c), &k) in start.iter().zip(count).zip(chunk_shape) {
         if c == 0 {
             return 0;
         }
         let k = k.max(1);
         chunks *= ((s + c - 1) / k - s / k + 1) as u64;
     }
-    let chunk_len: u64 = var.chunks.iter().map(|&k| k.max(1) as u64).product();
-    chunks * chunk_len * var.dtype.size() as u64
+    let chunk_len: u64 = chunk_shape.iter().map(|&k| k.max(1) as u64).product();
+    chunks * chunk_len * elem_size as u64
 }
 
 fn raw_var(path: &str, v: &Variable<'_>) -> Result<RawVar> {
@@ -170,6 +266,7 @@ fn raw_var(path: &str, v: &Variable<'_>) -> Result<RawVar> {
         NcVariableType::Float(FloatType::F64) => Some(SourceType::F64),
         _ => None,
     };
+    let text = matches!(v.vartype(), NcVariableType::Char);
     let mut attrs = BTreeMap::new();
     for a in v.attributes() {
         let value = a.value().map_err(|e| file_error(path, Some(&name), format!("attribute '{}': {e}", a.name())))?;
@@ -182,6 +279,7 @@ fn raw_var(path: &str, v: &Variable<'_>) -> Result<RawVar> {
         dims: v.dimensions().iter().map(|d| (d.name(), d.len())).collect(),
         name,
         dtype,
+        text,
         attrs,
         chunks,
     })
@@ -256,8 +354,9 @@ mod tests {
         let grid = NetcdfGrid::open(path.to_str().unwrap()).unwrap();
         let var = grid.info().var("v").unwrap().clone();
         for (start, count) in [([0, 0, 0], [2, 7, 11]), ([1, 2, 3], [1, 4, 6]), ([0, 6, 10], [2, 1, 1])] {
-            let direct = grid.read_direct(&var, &start, &count).unwrap().expect("direct path taken");
-            let expected: Vec<i16> = grid.file.variable("v").unwrap().get_values((&start[..], &count[..])).unwrap();
+            let raw = grid.source.var("v").unwrap().clone();
+            let direct = grid.source.read_direct(&raw, var.dtype, &start, &count).unwrap().expect("direct path taken");
+            let expected: Vec<i16> = grid.source.file.variable("v").unwrap().get_values((&start[..], &count[..])).unwrap();
             match direct.0 {
                 RawValues::I16(got) => assert_eq!(got, expected, "slab {start:?} {count:?}"),
                 other => panic!("wrong type {other:?}"),
@@ -266,7 +365,8 @@ mod tests {
         }
         // Chunks never written are not in the index: libnetcdf reads them (as fill values).
         let empty = grid.info().var("empty").unwrap().clone();
-        assert!(grid.read_direct(&empty, &[0, 0, 0], &[1, 7, 11]).unwrap().is_none());
+        let raw_empty = grid.source.var("empty").unwrap().clone();
+        assert!(grid.source.read_direct(&raw_empty, empty.dtype, &[0, 0, 0], &[1, 7, 11]).unwrap().is_none());
         let (raw, _) = grid.read_raw(&empty, &[0, 0, 0], &[1, 7, 11]).unwrap();
         assert_eq!(raw.len(), 77);
     }

@@ -1,9 +1,18 @@
-//! Zarr (v2 and v3) stores of gridded products, read with the `zarrs` crate.
+//! Zarr (v2 and v3) stores, read with the `zarrs` crate, from a local
+//! directory or from object storage (`s3://bucket/path/store.zarr`).
 //!
-//! The metadata JSON is read here (so that v2 `fill_value: null`, xarray's
-//! `_ARRAY_DIMENSIONS` and v3 consolidated metadata are under our control);
-//! the chunks are read and decoded by zarrs, whose indexing (`ArraySubset`,
-//! `retrieve_array_subset`) assembles any hyperslab.
+//! [`ZarrSource`] is one store as named arrays ([`ArraySource`]); [`ZarrGrid`]
+//! recognises a grid in it with [`crate::grid::describe`], as `NetcdfGrid` does.
+//!
+//! Every read goes through one zarrs storage: `FilesystemStore` for a local
+//! store, [`crate::store::ObjectStorage`] (zarrs_object_store over the bucket's
+//! object store) for `s3://`. The metadata JSON is read here (so that v2
+//! `fill_value: null`, xarray's `_ARRAY_DIMENSIONS` and v3 consolidated metadata
+//! are under our control); the chunks are read and decoded by zarrs, whose
+//! indexing (`ArraySubset`, `retrieve_array_subset`) assembles any hyperslab and
+//! fetches only the chunks it touches (byte ranges of shards). Each read is
+//! metered by a `PerformanceMetricsStorageAdapter`: the `bytes_read` reported
+//! is exactly the bytes fetched from the store (from S3 for an `s3://` store).
 //!
 //! Fill values follow xarray's decoding (`xarray.backends.zarr`, 2025.6):
 //! - Zarr v2: the array's `fill_value` (when not null) is the `_FillValue`;
@@ -11,41 +20,61 @@
 //! - Zarr v3: the `_FillValue` attribute, if any (xarray writes integers as
 //!   JSON numbers and floats as base64 of a little-endian f64); the mandatory
 //!   v3 `fill_value` is only what missing chunks read as, never a mask.
+//!
+//! Byte strings (v2 `|S<n>`, fixed-width or `vlen-bytes`, and v3 `bytes`, as
+//! zarr-python writes them) are text variables ([`RawVar::text`]) read with
+//! [`ArraySource::read_chars`]: one byte per element, with a last dimension
+//! `string<n>` added for strings longer than one byte (like a NetCDF `char`
+//! variable); shorter values are padded with zero bytes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 use zarrs::array::{
     Array, ArrayBytes, ArrayMetadata, ArrayMetadataV2, ArrayMetadataV3, ArraySubset,
 };
 use zarrs::filesystem::FilesystemStore;
-use zarrs::storage::ReadableStorageTraits;
 use zarrs::storage::storage_adapter::performance_metrics::PerformanceMetricsStorageAdapter;
+use zarrs::storage::{
+    ListableStorageTraits, ReadableListableStorageTraits, ReadableStorageTraits, StoreKey,
+    StorePrefix,
+};
 
 use crate::Result;
 use crate::cf::{AttrValue, file_error};
-use crate::grid::{GridInfo, GridReader, RawValues, RawVar, SourceType, VarInfo};
+use crate::grid::{GridInfo, GridReader, RawValues, RawVar, SourceType, VarInfo, describe};
+use crate::source::ArraySource;
+use crate::store;
 
 /// Largest decoded chunk accepted from store metadata (guards against absurd chunk shapes).
 const MAX_CHUNK_BYTES: u64 = 1 << 32;
 
-/// One granule of a gridded product stored as a Zarr store (a directory).
-pub struct ZarrGrid {
-    info: GridInfo,
-    store: Arc<FilesystemStore>,
-    /// The opened arrays of the grid's data variables, by name.
-    arrays: HashMap<String, Array<FilesystemStore>>,
+/// Largest v3 `bytes` array whose width is found by reading it when the store is opened.
+const MAX_SCANNED_STRINGS: u64 = 1 << 22;
+
+/// The storage every read of a store goes through (local directory or object storage).
+type Storage = dyn ReadableListableStorageTraits;
+
+/// One Zarr store (a directory or an object storage prefix) as named arrays.
+pub struct ZarrSource {
+    granule: String,
+    storage: Arc<Storage>,
+    vars: Vec<RawVar>,
+    attrs: BTreeMap<String, AttrValue>,
+    size_bytes: u64,
+    /// Metadata of each array listed in `vars`, by name.
+    nodes: HashMap<String, Node>,
+    /// Arrays opened so far, by name.
+    arrays: Mutex<HashMap<String, Arc<Array<Storage>>>>,
 }
 
-impl std::fmt::Debug for ZarrGrid {
+impl std::fmt::Debug for ZarrSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut names: Vec<&String> = self.arrays.keys().collect();
-        names.sort();
-        f.debug_struct("ZarrGrid")
-            .field("granule", &self.info.granule)
-            .field("arrays", &names)
+        f.debug_struct("ZarrSource")
+            .field("granule", &self.granule)
+            .field("vars", &self.vars.iter().map(|v| &v.name).collect::<Vec<_>>())
             .finish()
     }
 }
@@ -58,6 +87,7 @@ enum Format {
 }
 
 /// One array at the root of a store, as its metadata describes it.
+#[derive(Clone)]
 struct Node {
     name: String,
     format: Format,
@@ -67,88 +97,94 @@ struct Node {
     attrs: Map<String, Value>,
     /// Where the metadata came from, for messages.
     meta_key: String,
+    /// For byte strings: how they are stored.
+    text: Option<TextLayout>,
 }
 
-impl ZarrGrid {
-    /// Opens a Zarr store (v2 or v3, consolidated or not) and recognises its grid.
-    pub fn open(path: &str) -> Result<ZarrGrid> {
-        let root = Path::new(path.strip_prefix("file://").unwrap_or(path));
-        if !root.exists() {
-            return Err(file_error(
-                path,
-                None,
-                "no such Zarr store (the path does not exist)",
-            ));
+/// How a byte-string array is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TextLayout {
+    /// `|S<n>` without a vlen filter: `n` bytes per element, read as raw bits.
+    Fixed(usize),
+    /// Variable-length bytes (`vlen-bytes`), padded to `n` bytes per element.
+    Variable(usize),
+}
+
+impl TextLayout {
+    fn width(self) -> usize {
+        match self {
+            TextLayout::Fixed(n) | TextLayout::Variable(n) => n,
         }
-        if !root.is_dir() {
-            return Err(file_error(
-                path,
-                None,
-                "not a Zarr store: a Zarr store is a directory",
-            ));
-        }
-        let nodes = list_arrays(path, root)?;
-        let store = Arc::new(
-            FilesystemStore::new(root)
-                .map_err(|e| file_error(path, None, format!("cannot open the Zarr store: {e}")))?,
-        );
-        let mut raw_vars = Vec::with_capacity(nodes.len());
-        let mut by_name: HashMap<String, &Node> = HashMap::new();
-        for node in &nodes {
-            if let Some(v) = raw_var(path, node)? {
+    }
+}
+
+impl ZarrSource {
+    /// Opens a Zarr store (v2 or v3, consolidated or not): a local directory
+    /// (or `file://` URL) or an `s3://` prefix. Lists its arrays and attributes.
+    pub fn open(path: &str) -> Result<ZarrSource> {
+        let storage: Arc<Storage> = if store::is_remote(path) {
+            Arc::new(store::ObjectStorage::open(path)?)
+        } else {
+            let root = Path::new(path.strip_prefix("file://").unwrap_or(path));
+            if !root.exists() {
+                return Err(file_error(path, None, "no such Zarr store (the path does not exist)"));
+            }
+            if !root.is_dir() {
+                return Err(file_error(path, None, "not a Zarr store: a Zarr store is a directory"));
+            }
+            Arc::new(
+                FilesystemStore::new(root)
+                    .map_err(|e| file_error(path, None, format!("cannot open the Zarr store: {e}")))?,
+            )
+        };
+        let (nodes, group_attrs) = list_arrays(path, storage.as_ref())?;
+        let mut vars = Vec::with_capacity(nodes.len());
+        let mut by_name = HashMap::new();
+        for mut node in nodes {
+            if let Some(v) = raw_var(path, &mut node, &storage)? {
                 by_name.insert(v.name.clone(), node);
-                raw_vars.push(v);
+                vars.push(v);
             }
         }
-        let mut arrays: HashMap<String, Array<FilesystemStore>> = HashMap::new();
-        let mut read_1d = |v: &RawVar| -> Result<Vec<f64>> {
-            let node = by_name
-                .get(&v.name)
-                .ok_or_else(|| file_error(path, Some(&v.name), "array metadata not found"))?;
-            let array = open_array(path, &store, node)?;
-            let dtype = v
-                .dtype
-                .ok_or_else(|| file_error(path, Some(&v.name), "unsupported data type"))?;
-            let subset = array.subset_all();
-            let values = retrieve(&array, &subset, dtype)
-                .map_err(|e| read_error(path, &v.name, &array, &subset, e))?;
-            Ok(to_f64(values))
-        };
-        let size_bytes = dir_size(root);
-        let info = crate::grid::describe(path, &raw_vars, &mut read_1d, size_bytes)?;
-        for var in &info.vars {
-            let node = by_name
-                .get(&var.name)
-                .ok_or_else(|| file_error(path, Some(&var.name), "array metadata not found"))?;
-            arrays.insert(var.name.clone(), open_array(path, &store, node)?);
+        let size_bytes = storage.size_prefix(&StorePrefix::root()).unwrap_or(0);
+        let mut attrs = BTreeMap::new();
+        for (k, v) in &group_attrs {
+            if let Some(a) = attr_value(v) {
+                attrs.insert(k.clone(), a);
+            }
         }
-        Ok(ZarrGrid {
-            info,
-            store,
-            arrays,
+        Ok(ZarrSource {
+            granule: path.to_string(),
+            storage,
+            vars,
+            attrs,
+            size_bytes,
+            nodes: by_name,
+            arrays: Mutex::new(HashMap::new()),
         })
     }
-}
 
-impl GridReader for ZarrGrid {
-    fn info(&self) -> &GridInfo {
-        &self.info
+    /// The zarrs array of `name`, opened on first use from the metadata already read.
+    fn array(&self, name: &str) -> Result<Arc<Array<Storage>>> {
+        let mut arrays = self
+            .arrays
+            .lock()
+            .map_err(|_| file_error(&self.granule, Some(name), "a previous read panicked"))?;
+        if let Some(a) = arrays.get(name) {
+            return Ok(a.clone());
+        }
+        let node = self
+            .nodes
+            .get(name)
+            .ok_or_else(|| file_error(&self.granule, Some(name), "no such array in this Zarr store"))?;
+        let array = Arc::new(open_array(&self.granule, &self.storage, node)?);
+        arrays.insert(name.to_string(), array.clone());
+        Ok(array)
     }
 
-    fn read_raw(
-        &self,
-        var: &VarInfo,
-        start: &[usize],
-        count: &[usize],
-    ) -> Result<(RawValues, u64)> {
-        let granule = self.info.granule.as_str();
-        let array = self.arrays.get(&var.name).ok_or_else(|| {
-            file_error(
-                granule,
-                Some(&var.name),
-                "no such gridded variable in this Zarr store",
-            )
-        })?;
+    /// Checks a hyperslab against the array's shape and makes it a zarrs subset.
+    fn subset(&self, var: &RawVar, array: &Array<Storage>, start: &[usize], count: &[usize]) -> Result<ArraySubset> {
+        let granule = self.granule.as_str();
         let shape = array.shape();
         if start.len() != shape.len() || count.len() != shape.len() {
             return Err(file_error(
@@ -170,23 +206,191 @@ impl GridReader for ZarrGrid {
             return Err(file_error(
                 granule,
                 Some(&var.name),
-                format!(
-                    "hyperslab start {start:?} count {count:?} is outside the array shape {shape:?}"
-                ),
+                format!("hyperslab start {start:?} count {count:?} is outside the array shape {shape:?}"),
             ));
         }
-        let subset = ArraySubset::new_with_start_shape(
+        ArraySubset::new_with_start_shape(
             start.iter().map(|&s| s as u64).collect(),
             count.iter().map(|&c| c as u64).collect(),
         )
-        .map_err(|e| file_error(granule, Some(&var.name), e))?;
-        // A per-read view of the store that counts the bytes fetched (exact,
-        // including partial reads of shards); the array itself is not reopened.
-        let metered = Arc::new(PerformanceMetricsStorageAdapter::new(self.store.clone()));
+        .map_err(|e| file_error(granule, Some(&var.name), e))
+    }
+
+    /// A per-read view of the store that counts the bytes fetched (exact,
+    /// including partial reads of shards); the array itself is not reopened.
+    fn metered(&self) -> Arc<PerformanceMetricsStorageAdapter<Storage>> {
+        Arc::new(PerformanceMetricsStorageAdapter::new(self.storage.clone()))
+    }
+}
+
+impl ArraySource for ZarrSource {
+    fn granule(&self) -> &str {
+        &self.granule
+    }
+
+    fn vars(&self) -> &[RawVar] {
+        &self.vars
+    }
+
+    fn global_attrs(&self) -> &BTreeMap<String, AttrValue> {
+        &self.attrs
+    }
+
+    fn size_bytes(&self) -> u64 {
+        self.size_bytes
+    }
+
+    fn read(&self, var: &RawVar, start: &[usize], count: &[usize]) -> Result<(RawValues, u64)> {
+        let granule = self.granule.as_str();
+        let dtype = var
+            .dtype
+            .ok_or_else(|| file_error(granule, Some(&var.name), "not a numeric variable"))?;
+        let array = self.array(&var.name)?;
+        let subset = self.subset(var, &array, start, count)?;
+        let metered = self.metered();
         let reader = array.with_storage(metered.clone());
-        let values = retrieve(&reader, &subset, var.dtype)
-            .map_err(|e| read_error(granule, &var.name, array, &subset, e))?;
+        let values = retrieve(&reader, &subset, dtype)
+            .map_err(|e| read_error(granule, &var.name, &array, &subset, e))?;
         Ok((values, metered.bytes_read() as u64))
+    }
+
+    fn read_chars(&self, var: &RawVar, start: &[usize], count: &[usize]) -> Result<(Vec<u8>, u64)> {
+        let granule = self.granule.as_str();
+        let layout = self
+            .nodes
+            .get(&var.name)
+            .and_then(|n| n.text)
+            .filter(|_| var.text)
+            .ok_or_else(|| file_error(granule, Some(&var.name), "not a character variable"))?;
+        let array = self.array(&var.name)?;
+        let width = layout.width();
+        // The array's own dimensions: without the `string<n>` dimension added for strings of n > 1 bytes.
+        let (start_a, count_a) = if var.dims.len() > array.dimensionality() {
+            let k = start.len().saturating_sub(1);
+            (&start[..k], &count[..k])
+        } else {
+            (start, count)
+        };
+        let subset = self.subset(var, &array, start_a, count_a)?;
+        let metered = self.metered();
+        let reader = array.with_storage(metered.clone());
+        let bytes = guarded(|| reader.retrieve_array_subset::<ArrayBytes<'static>>(&subset))
+            .map_err(|e| read_error(granule, &var.name, &array, &subset, e))?;
+        // Each element's bytes, cut to the requested part of the string dimension
+        // and padded with zero bytes.
+        let (s0, c0) = if start.len() > start_a.len() {
+            (start[start.len() - 1], count[count.len() - 1])
+        } else {
+            (0, width)
+        };
+        let cut = |elem: &[u8], out: &mut Vec<u8>| {
+            for j in s0..s0 + c0 {
+                out.push(elem.get(j).copied().unwrap_or(0));
+            }
+        };
+        let out = match (layout, bytes) {
+            (TextLayout::Fixed(n), ArrayBytes::Fixed(raw)) => {
+                let mut out = Vec::with_capacity(raw.len() / n.max(1) * c0);
+                for elem in raw.chunks(n.max(1)) {
+                    cut(elem, &mut out);
+                }
+                out
+            }
+            (TextLayout::Variable(_), ArrayBytes::Variable(v)) => {
+                let data: &[u8] = v.bytes();
+                let offsets: &[usize] = v.offsets();
+                let mut out = Vec::with_capacity(offsets.len().saturating_sub(1) * c0);
+                for w in offsets.windows(2) {
+                    cut(&data[w[0].min(data.len())..w[1].min(data.len())], &mut out);
+                }
+                out
+            }
+            _ => {
+                return Err(file_error(
+                    granule,
+                    Some(&var.name),
+                    "unexpected byte layout for a character variable",
+                ));
+            }
+        };
+        Ok((out, metered.bytes_read() as u64))
+    }
+}
+
+impl Clone for ZarrSource {
+    fn clone(&self) -> Self {
+        let arrays = self.arrays.lock().map(|a| a.clone()).unwrap_or_default();
+        ZarrSource {
+            granule: self.granule.clone(),
+            storage: self.storage.clone(),
+            vars: self.vars.clone(),
+            attrs: self.attrs.clone(),
+            size_bytes: self.size_bytes,
+            nodes: self.nodes.clone(),
+            arrays: Mutex::new(arrays),
+        }
+    }
+}
+
+/// One granule of a gridded product stored as a Zarr store.
+#[derive(Clone, Debug)]
+pub struct ZarrGrid {
+    source: ZarrSource,
+    info: GridInfo,
+}
+
+/// Stores on object storage opened in this process (metadata, coordinates),
+/// by URL, with the listing generation they were read under: a scan opening a
+/// granule again sends no request until it reads chunks.
+static REMOTE_GRIDS: std::sync::LazyLock<Mutex<HashMap<String, (u64, ZarrGrid)>>> =
+    std::sync::LazyLock::new(|| Mutex::new(HashMap::new()));
+
+impl ZarrGrid {
+    /// Opens a Zarr store (v2 or v3, consolidated or not; local or `s3://`) and recognises its grid.
+    pub fn open(path: &str) -> Result<ZarrGrid> {
+        let remote = store::is_remote(path);
+        let generation = store::generation(path);
+        if remote
+            && let Some((g, grid)) = REMOTE_GRIDS.lock().ok().and_then(|c| c.get(path).cloned())
+            && g == generation
+        {
+            return Ok(grid);
+        }
+        let source = ZarrSource::open(path)?;
+        let mut read_1d = |v: &RawVar| source.read_all_f64(v);
+        let info = describe(path, source.vars(), &mut read_1d, source.size_bytes())?;
+        let grid = ZarrGrid { source, info };
+        if remote && let Ok(mut cache) = REMOTE_GRIDS.lock() {
+            cache.insert(path.to_string(), (generation, grid.clone()));
+        }
+        Ok(grid)
+    }
+
+    /// The store as named arrays.
+    pub fn source(&self) -> &ZarrSource {
+        &self.source
+    }
+}
+
+impl GridReader for ZarrGrid {
+    fn info(&self) -> &GridInfo {
+        &self.info
+    }
+
+    fn read_raw(
+        &self,
+        var: &VarInfo,
+        start: &[usize],
+        count: &[usize],
+    ) -> Result<(RawValues, u64)> {
+        let raw = self.source.var(&var.name).map_err(|_| {
+            file_error(
+                &self.info.granule,
+                Some(&var.name),
+                "no such gridded variable in this Zarr store",
+            )
+        })?;
+        self.source.read(raw, start, count)
     }
 }
 
@@ -235,21 +439,6 @@ fn retrieve_typed<S: ?Sized + ReadableStorageTraits + 'static>(
     })
 }
 
-fn to_f64(values: RawValues) -> Vec<f64> {
-    match values {
-        RawValues::I8(v) => v.into_iter().map(f64::from).collect(),
-        RawValues::U8(v) => v.into_iter().map(f64::from).collect(),
-        RawValues::I16(v) => v.into_iter().map(f64::from).collect(),
-        RawValues::U16(v) => v.into_iter().map(f64::from).collect(),
-        RawValues::I32(v) => v.into_iter().map(f64::from).collect(),
-        RawValues::U32(v) => v.into_iter().map(f64::from).collect(),
-        RawValues::I64(v) => v.into_iter().map(|x| x as f64).collect(),
-        RawValues::U64(v) => v.into_iter().map(|x| x as f64).collect(),
-        RawValues::F32(v) => v.into_iter().map(f64::from).collect(),
-        RawValues::F64(v) => v,
-    }
-}
-
 /// Turns a failed read into an error naming the store, the array and, when
 /// one chunk is at fault (corrupt or truncated), that chunk's key.
 fn read_error(
@@ -282,11 +471,7 @@ fn read_error(
 }
 
 /// Opens a zarrs array from the metadata already read (no second read of the store).
-fn open_array(
-    granule: &str,
-    store: &Arc<FilesystemStore>,
-    node: &Node,
-) -> Result<Array<FilesystemStore>> {
+fn open_array(granule: &str, store: &Arc<Storage>, node: &Node) -> Result<Array<Storage>> {
     let err = |e: String| {
         file_error(
             granule,
@@ -296,8 +481,12 @@ fn open_array(
     };
     let metadata = match node.format {
         Format::V2 => {
+            let meta = match node.text {
+                Some(layout) => v2_text_metadata(&node.meta, layout),
+                None => node.meta.clone(),
+            };
             let mut m: ArrayMetadataV2 =
-                serde_json::from_value(node.meta.clone()).map_err(|e| err(e.to_string()))?;
+                serde_json::from_value(meta).map_err(|e| err(e.to_string()))?;
             m.attributes = node.attrs.clone();
             ArrayMetadata::V2(m)
         }
@@ -329,12 +518,33 @@ fn open_array(
     Ok(array)
 }
 
-/// Reads and parses a JSON metadata file; `None` when it does not exist.
-fn read_json(granule: &str, var: Option<&str>, root: &Path, key: &str) -> Result<Option<Value>> {
-    let file = root.join(key);
-    let bytes = match std::fs::read(&file) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+/// The metadata of a v2 byte-string array as zarrs can read it: fixed-width
+/// `|S<n>` as raw bits `|V<n>` (the same bytes), vlen-encoded `|S<n>` as
+/// zarrs' variable-length `|O`.
+fn v2_text_metadata(meta: &Value, layout: TextLayout) -> Value {
+    let mut m = meta.clone();
+    if let Some(obj) = m.as_object_mut() {
+        match layout {
+            TextLayout::Fixed(n) => {
+                obj.insert("dtype".into(), Value::from(format!("|V{n}")));
+                obj.insert("fill_value".into(), Value::from(vec![0u8; n]));
+            }
+            TextLayout::Variable(_) => {
+                obj.insert("dtype".into(), Value::from("|O"));
+                obj.insert("fill_value".into(), Value::Null);
+            }
+        }
+    }
+    m
+}
+
+/// Reads and parses a JSON metadata key of the store; `None` when it does not exist.
+fn read_json(granule: &str, var: Option<&str>, store: &Storage, key: &str) -> Result<Option<Value>> {
+    let store_key = StoreKey::new(key)
+        .map_err(|e| file_error(granule, var, format!("invalid key '{key}': {e}")))?;
+    let bytes = match store.get(&store_key) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(None),
         Err(e) => {
             return Err(file_error(
                 granule,
@@ -407,9 +617,10 @@ fn quote_non_finite(text: &str) -> String {
     out
 }
 
-/// Lists the arrays at the root of a store, sorted by name.
-fn list_arrays(granule: &str, root: &Path) -> Result<Vec<Node>> {
+/// Lists the arrays at the root of a store, sorted by name, and the group's attributes.
+fn list_arrays(granule: &str, root: &Storage) -> Result<(Vec<Node>, Map<String, Value>)> {
     let mut nodes = Vec::new();
+    let group_attrs: Map<String, Value>;
     if let Some(group) = read_json(granule, None, root, "zarr.json")? {
         let node_type = group.get("node_type").and_then(Value::as_str);
         if node_type == Some("array") {
@@ -427,6 +638,10 @@ fn list_arrays(granule: &str, root: &Path) -> Result<Vec<Node>> {
                 "invalid Zarr metadata in 'zarr.json': not a Zarr v3 group (node_type/zarr_format)",
             ));
         }
+        group_attrs = match group.get("attributes") {
+            Some(Value::Object(a)) => a.clone(),
+            _ => Map::new(),
+        };
         let consolidated = group
             .get("consolidated_metadata")
             .and_then(|c| c.get("metadata"))
@@ -466,6 +681,10 @@ fn list_arrays(granule: &str, root: &Path) -> Result<Vec<Node>> {
                     "invalid Zarr metadata in '.zmetadata': no 'metadata' object",
                 )
             })?;
+        group_attrs = match all.get(".zattrs") {
+            Some(Value::Object(a)) => a.clone(),
+            _ => Map::new(),
+        };
         for (key, meta) in all {
             let Some(name) = key.strip_suffix("/.zarray") else {
                 continue;
@@ -492,10 +711,14 @@ fn list_arrays(granule: &str, root: &Path) -> Result<Vec<Node>> {
                 meta: meta.clone(),
                 attrs,
                 meta_key: format!(".zmetadata ('{name}/.zarray')"),
+                text: None,
             });
         }
-    } else if root.join(".zgroup").is_file() {
-        read_json(granule, None, root, ".zgroup")?;
+    } else if read_json(granule, None, root, ".zgroup")?.is_some() {
+        group_attrs = match read_json(granule, None, root, ".zattrs")? {
+            Some(Value::Object(a)) => a,
+            _ => Map::new(),
+        };
         for name in subdirs(granule, root)? {
             let key = format!("{name}/.zarray");
             let Some(meta) = read_json(granule, Some(&name), root, &key)? else {
@@ -518,9 +741,10 @@ fn list_arrays(granule: &str, root: &Path) -> Result<Vec<Node>> {
                 meta,
                 attrs,
                 meta_key: key,
+                text: None,
             });
         }
-    } else if root.join(".zarray").is_file() {
+    } else if read_json(granule, None, root, ".zarray")?.is_some() {
         return Err(file_error(
             granule,
             None,
@@ -534,7 +758,7 @@ fn list_arrays(granule: &str, root: &Path) -> Result<Vec<Node>> {
         ));
     }
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(nodes)
+    Ok((nodes, group_attrs))
 }
 
 fn v3_node(name: &str, meta: Value, meta_key: String) -> Node {
@@ -548,52 +772,30 @@ fn v3_node(name: &str, meta: Value, meta_key: String) -> Node {
         meta,
         attrs,
         meta_key,
+        text: None,
     }
 }
 
-/// Names of the subdirectories of `root`, sorted.
-fn subdirs(granule: &str, root: &Path) -> Result<Vec<String>> {
-    let entries = std::fs::read_dir(root)
+/// Names of the child prefixes ("subdirectories") at the root of a store, sorted.
+fn subdirs(granule: &str, root: &Storage) -> Result<Vec<String>> {
+    let listing = root
+        .list_dir(&StorePrefix::root())
         .map_err(|e| file_error(granule, None, format!("cannot list the Zarr store: {e}")))?;
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry
-            .map_err(|e| file_error(granule, None, format!("cannot list the Zarr store: {e}")))?;
-        if entry.path().is_dir()
-            && let Some(name) = entry.file_name().to_str()
-        {
-            names.push(name.to_string());
-        }
-    }
+    let mut names: Vec<String> = listing
+        .prefixes()
+        .iter()
+        .map(|p| p.as_str().trim_end_matches('/').to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
     names.sort();
     Ok(names)
 }
 
-/// Total size of the files under `dir` (0 for what cannot be read).
-fn dir_size(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let Ok(ft) = entry.file_type() else { continue };
-            if ft.is_dir() {
-                stack.push(entry.path());
-            } else if let Ok(m) = entry.path().metadata()
-                && m.is_file()
-            {
-                total += m.len();
-            }
-        }
-    }
-    total
-}
-
 /// Builds the format-neutral description of one array; `None` for arrays
 /// without dimension names (not part of a labelled grid).
-fn raw_var(granule: &str, node: &Node) -> Result<Option<RawVar>> {
+fn raw_var(granule: &str, node: &mut Node, store: &Arc<Storage>) -> Result<Option<RawVar>> {
+    node.text = text_layout(granule, node, store)?;
+    let node = &*node;
     let name = node.name.as_str();
     let bad = |why: String| {
         file_error(
@@ -652,7 +854,18 @@ fn raw_var(granule: &str, node: &Node) -> Result<Option<RawVar>> {
             .and_then(Value::as_str)
             .and_then(v3_dtype),
     };
-    let chunks = chunk_shape(node, &shape).map_err(bad)?;
+    let mut chunks = chunk_shape(node, &shape).map_err(bad)?;
+    let mut dims: Vec<(String, usize)> = dim_names.into_iter().zip(shape.iter().map(|&n| n as usize)).collect();
+    if let Some(layout) = node.text {
+        // A string of n > 1 bytes gets a last dimension of n characters, as a NetCDF char variable has.
+        let n = layout.width();
+        if n > 1 {
+            dims.push((format!("string{n}"), n));
+            if let Some(c) = chunks.as_mut() {
+                c.push(n);
+            }
+        }
+    }
     let mut attr_values: BTreeMap<String, AttrValue> = BTreeMap::new();
     for (k, v) in &attrs {
         if let Some(a) = attr_value(v) {
@@ -686,16 +899,66 @@ fn raw_var(granule: &str, node: &Node) -> Result<Option<RawVar>> {
             }
         }
     }
+    if node.text.is_some() {
+        attr_values.remove("_FillValue");
+    }
     Ok(Some(RawVar {
         name: name.to_string(),
-        dims: dim_names
-            .into_iter()
-            .zip(shape.iter().map(|&n| n as usize))
-            .collect(),
+        dims,
         dtype,
+        text: node.text.is_some(),
         attrs: attr_values,
         chunks,
     }))
+}
+
+/// Whether an array holds byte strings, and how: v2 `|S<n>` (fixed width, or
+/// with a `vlen-bytes` filter as zarr-python 3 writes it), v3 `bytes` (whose
+/// width is not in the metadata: found by reading the array when it is small).
+fn text_layout(granule: &str, node: &Node, store: &Arc<Storage>) -> Result<Option<TextLayout>> {
+    match node.format {
+        Format::V2 => {
+            let Some(n) = node
+                .meta
+                .get("dtype")
+                .and_then(Value::as_str)
+                .and_then(|d| d.strip_prefix("|S"))
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|&n| n > 0)
+            else {
+                return Ok(None);
+            };
+            let vlen = node
+                .meta
+                .get("filters")
+                .and_then(Value::as_array)
+                .is_some_and(|f| f.iter().any(|c| c.get("id").and_then(Value::as_str) == Some("vlen-bytes")));
+            Ok(Some(if vlen { TextLayout::Variable(n) } else { TextLayout::Fixed(n) }))
+        }
+        Format::V3 => {
+            if node.meta.get("data_type").and_then(Value::as_str) != Some("bytes") {
+                return Ok(None);
+            }
+            let count: Option<u64> = node
+                .meta
+                .get("shape")
+                .and_then(Value::as_array)
+                .and_then(|a| a.iter().map(Value::as_u64).try_fold(1u64, |acc, n| acc.checked_mul(n?)));
+            if count.is_none_or(|c| c > MAX_SCANNED_STRINGS) {
+                return Ok(None);
+            }
+            let probe = Node { text: Some(TextLayout::Variable(1)), ..node.clone() };
+            let array = open_array(granule, store, &probe)?;
+            let subset = array.subset_all();
+            let bytes = guarded(|| array.retrieve_array_subset::<ArrayBytes<'static>>(&subset))
+                .map_err(|e| read_error(granule, &node.name, &array, &subset, e))?;
+            let width = match bytes {
+                ArrayBytes::Variable(v) => v.offsets().windows(2).map(|w| w[1].saturating_sub(w[0])).max().unwrap_or(0),
+                _ => return Ok(None),
+            };
+            Ok(Some(TextLayout::Variable(width.max(1))))
+        }
+    }
 }
 
 /// The regular (inner, for sharded arrays) chunk shape, bounded by the array shape.
@@ -909,6 +1172,75 @@ mod tests {
             Some(AttrValue::Numbers(n)) => assert_eq!(n[1], f64::NEG_INFINITY),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// vlen-bytes encoding: item count, then each item's length and bytes (u32 LE).
+    fn vlen(items: &[&[u8]]) -> Vec<u8> {
+        let mut out = (items.len() as u32).to_le_bytes().to_vec();
+        for i in items {
+            out.extend((i.len() as u32).to_le_bytes());
+            out.extend_from_slice(i);
+        }
+        out
+    }
+
+    #[test]
+    fn reads_byte_strings_as_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = |rel: &str, bytes: &[u8]| {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, bytes).unwrap();
+        };
+        // Zarr v2: fixed-width |S3 and |S1 (zarr-python 2), vlen-encoded |S3 (zarr-python 3).
+        let v2 = |dtype: &str, shape: &str, filters: &str| {
+            format!(
+                r#"{{"zarr_format": 2, "shape": {shape}, "chunks": {shape}, "dtype": "{dtype}", "fill_value": null,
+                   "order": "C", "compressor": null, "filters": {filters}}}"#
+            )
+        };
+        w("v2.zarr/.zgroup", br#"{"zarr_format": 2}"#);
+        w("v2.zarr/.zattrs", br#"{"title": "strings"}"#);
+        w("v2.zarr/ids/.zarray", v2("|S3", "[3]", "null").as_bytes());
+        w("v2.zarr/ids/.zattrs", br#"{"_ARRAY_DIMENSIONS": ["obs"]}"#);
+        w("v2.zarr/ids/0", b"ab\0cdefg\0");
+        w("v2.zarr/c/.zarray", v2("|S1", "[3, 2]", "null").as_bytes());
+        w("v2.zarr/c/.zattrs", br#"{"_ARRAY_DIMENSIONS": ["obs", "strlen"]}"#);
+        w("v2.zarr/c/0.0", b"abcdef");
+        w("v2.zarr/vl/.zarray", v2("|S3", "[3]", r#"[{"id": "vlen-bytes"}]"#).as_bytes());
+        w("v2.zarr/vl/.zattrs", br#"{"_ARRAY_DIMENSIONS": ["obs"]}"#);
+        w("v2.zarr/vl/0", &vlen(&[b"ab", b"cde", b""]));
+        // Zarr v3: `bytes` with the vlen-bytes codec (zarr-python 3).
+        w("v3.zarr/zarr.json", br#"{"zarr_format": 3, "node_type": "group", "attributes": {"title": "v3"}}"#);
+        w(
+            "v3.zarr/pid/zarr.json",
+            br#"{"zarr_format": 3, "node_type": "array", "shape": [3], "data_type": "bytes",
+                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [3]}},
+                "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+                "fill_value": [], "codecs": [{"name": "vlen-bytes", "configuration": {}}],
+                "attributes": {}, "dimension_names": ["obs"]}"#,
+        );
+        w("v3.zarr/pid/c/0", &vlen(&[b"x", b"yz", b"w"]));
+
+        let src = ZarrSource::open(dir.path().join("v2.zarr").to_str().unwrap()).unwrap();
+        assert_eq!(src.global_text("title"), Some("strings"));
+        let read = |src: &ZarrSource, name: &str, start: &[usize], count: &[usize]| {
+            let v = src.var(name).unwrap().clone();
+            assert!(v.text && v.dtype.is_none(), "{v:?}");
+            src.read_chars(&v, start, count).unwrap().0
+        };
+        assert_eq!(src.var("ids").unwrap().dims, vec![("obs".to_string(), 3), ("string3".to_string(), 3)]);
+        assert_eq!(read(&src, "ids", &[0, 0], &[3, 3]), b"ab\0cdefg\0");
+        assert_eq!(read(&src, "ids", &[1, 1], &[2, 2]), b"deg\0");
+        assert_eq!(src.var("c").unwrap().dims.len(), 2);
+        assert_eq!(read(&src, "c", &[1, 0], &[2, 2]), b"cdef");
+        assert_eq!(read(&src, "vl", &[0, 0], &[3, 3]), b"ab\0cde\0\0\0");
+        assert_eq!(read(&src, "vl", &[1, 1], &[1, 2]), b"de");
+
+        let src = ZarrSource::open(dir.path().join("v3.zarr").to_str().unwrap()).unwrap();
+        assert_eq!(src.global_text("title"), Some("v3"));
+        assert_eq!(src.var("pid").unwrap().dims, vec![("obs".to_string(), 3), ("string2".to_string(), 2)]);
+        assert_eq!(read(&src, "pid", &[0, 0], &[3, 2]), b"x\0yzw\0");
     }
 
     #[test]

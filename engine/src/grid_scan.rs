@@ -3,29 +3,28 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, DictionaryArray, Float64Array, Int32Array, StringArray, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{Int32Type, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::stats::Precision;
-use datafusion::common::{DataFusionError, Statistics, internal_err};
+use datafusion::common::{Statistics, internal_err};
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, Time};
 use datafusion::physical_plan::statistics::StatisticsArgs;
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
     ReplaceChildrenOptions,
 };
-use futures::StreamExt;
 use oceanql_connectors::{GridInfo, GridReader, Slab, VarInfo, decode};
 
 use crate::grid_table::{GridColumn, GridProduct};
+use crate::scan_stream::{UnitReader, split, unit_stream};
 use crate::window::{Ranges, Window};
 
 /// Target number of cells in one unit of work (one record batch).
@@ -215,17 +214,6 @@ fn count_new_chunks(slab: &Slab, chunks: &[usize; 4], seen: &mut HashSet<[usize;
     fresh
 }
 
-/// Deals units to partitions in contiguous runs so that each granule is opened by few partitions.
-fn split(units: Vec<Unit>, n: usize) -> Vec<Arc<Vec<Unit>>> {
-    let n = n.min(units.len()).max(1);
-    let per = units.len().div_ceil(n).max(1);
-    let mut parts: Vec<Arc<Vec<Unit>>> = units.chunks(per).map(|c| Arc::new(c.to_vec())).collect();
-    if parts.is_empty() {
-        parts.push(Arc::new(Vec::new()));
-    }
-    parts
-}
-
 impl DisplayAs for GridScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let names: Vec<&str> = self.schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -254,7 +242,7 @@ impl DisplayAs for GridScanExec {
     }
 }
 
-fn describe_ranges(r: &Ranges, time: bool) -> String {
+pub(crate) fn describe_ranges(r: &Ranges, time: bool) -> String {
     let show = |x: f64| {
         if !x.is_finite() {
             return if x < 0.0 { "-inf".to_string() } else { "inf".to_string() };
@@ -338,32 +326,7 @@ impl ExecutionPlan for GridScanExec {
             rows: MetricBuilder::new(&self.metrics).counter("rows_decoded", partition),
             decode_time: MetricBuilder::new(&self.metrics).subset_time("decode_time", partition),
         };
-        let limit = self.limit.unwrap_or(usize::MAX);
-        let reader = Arc::new(Mutex::new(reader));
-        let state = (reader, units, 0usize, 0usize);
-        let stream = futures::stream::unfold(state, move |(reader, units, next, produced)| async move {
-            if next >= units.len() || produced >= limit {
-                return None;
-            }
-            let unit = units[next].clone();
-            let r = reader.clone();
-            let result = tokio::task::spawn_blocking(move || match r.lock() {
-                Ok(mut r) => r.read(&unit),
-                Err(_) => internal_err!("GridScanExec: a previous read panicked"),
-            })
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))
-            .and_then(|r| r);
-            match result {
-                Ok(batch) => {
-                    let produced = produced + batch.num_rows();
-                    Some((Ok(batch), (reader, units, next + 1, produced)))
-                }
-                Err(e) => Some((Err(e), (reader, units, usize::MAX, produced))),
-            }
-        })
-        .fuse();
-        Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream)))
+        Ok(unit_stream(self.schema.clone(), units, self.limit, reader))
     }
 }
 
@@ -397,6 +360,9 @@ impl PartitionReader {
         Ok(reader)
     }
 
+}
+
+impl UnitReader<Unit> for PartitionReader {
     fn read(&mut self, unit: &Unit) -> Result<RecordBatch> {
         let decode_time = self.decode_time.clone();
         let _timer = decode_time.timer();
@@ -426,7 +392,9 @@ impl PartitionReader {
         let options = RecordBatchOptions::new().with_row_count(Some(slab.len()));
         Ok(RecordBatch::try_new_with_options(self.schema.clone(), arrays, &options)?)
     }
+}
 
+impl PartitionReader {
     fn read_var(&self, reader: &dyn GridReader, var: &VarInfo, slab: &Slab) -> Result<ArrayRef> {
         // Each granule has its own copy of the variable's attributes (checked equal in type).
         let own = reader.info().var(&var.name).unwrap_or(var);

@@ -12,11 +12,14 @@ use datafusion::datasource::TableType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{CreateExternalTable, Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
-use oceanql_connectors::netcdf_grid::NetcdfGrid;
-use oceanql_connectors::zarr_grid::ZarrGrid;
+use oceanql_connectors::netcdf_grid::{NetcdfGrid, NetcdfSource};
+use oceanql_connectors::sample::{self, CoordNames, Pattern};
+use oceanql_connectors::ArraySource;
+use oceanql_connectors::zarr_grid::{ZarrGrid, ZarrSource};
 use oceanql_connectors::{GridInfo, GridReader, decode, location};
 
 use crate::grid_scan::GridScanExec;
+use crate::sample_table::{SampleProduct, SampleTable};
 use crate::window::{Window, is_window_filter};
 
 /// The storage formats of gridded products.
@@ -40,6 +43,30 @@ impl GridFormat {
             GridFormat::Netcdf => Arc::new(NetcdfGrid::open(path)?),
             GridFormat::Zarr => Arc::new(ZarrGrid::open(path)?),
         })
+    }
+
+    /// Opens one granule as named arrays (for swath, along-track and DSG products).
+    pub fn open_source(self, path: &str) -> Result<Arc<dyn ArraySource>> {
+        match self {
+            GridFormat::Netcdf => Ok(Arc::new(NetcdfSource::open(path)?)),
+            GridFormat::Zarr => Ok(Arc::new(ZarrSource::open(path)?)),
+        }
+    }
+
+    /// The pattern of a granule: `featureType`, else grid when the gridded reader recognises it, else the coordinates' shape.
+    pub fn detect_pattern(self, path: &str) -> Result<Pattern> {
+        let src = self.open_source(path)?;
+        let mut read_1d = |v: &oceanql_connectors::RawVar| src.read_all_f64(v);
+        let is_grid = oceanql_connectors::grid::describe(path, src.vars(), &mut read_1d, 0).is_ok();
+        sample::detect(src.as_ref(), is_grid)
+    }
+
+    fn list_all(self, locations: &[String]) -> Result<Vec<String>> {
+        let mut paths = Vec::new();
+        for location in locations {
+            paths.extend(self.list(location)?);
+        }
+        Ok(paths)
     }
 
     fn list(self, location: &str) -> Result<Vec<String>> {
@@ -80,18 +107,20 @@ pub struct GridProduct {
 impl GridProduct {
     /// Lists and opens every granule of `location`, checking that they share a grid.
     pub fn open(format: GridFormat, locations: &[String]) -> Result<Self> {
-        let mut paths = Vec::new();
-        for location in locations {
-            paths.extend(format.list(location)?);
-        }
+        let paths = format.list_all(locations)?;
+        Self::from_paths(format, &paths, locations.join(", "))
+    }
+
+    /// Opens the granules `paths`, checking that they share a grid.
+    pub fn from_paths(format: GridFormat, paths: &[String], location: String) -> Result<Self> {
         let mut granules = Vec::with_capacity(paths.len());
-        for path in &paths {
+        for path in paths {
             let reader = format.open(path)?;
             granules.push(reader.info().clone());
         }
         check_same_grid(&granules)?;
         let (schema, columns) = product_schema(&granules[0]);
-        Ok(GridProduct { format, location: locations.join(", "), granules, schema, columns })
+        Ok(GridProduct { format, location, granules, schema, columns })
     }
 
     /// The first granule, which defines the grid and the variables.
@@ -253,6 +282,24 @@ impl TableProvider for GridTable {
     }
 }
 
+/// OPTIONS keys accepted by `STORED AS NETCDF` / `ZARR`.
+/// (The storage keys, `aws.*`, are those of `oceanql_connectors::store::STORAGE_OPTIONS`.)
+const ACCEPTED_OPTIONS: &[&str] = &[
+    "pattern",
+    "time",
+    "lat",
+    "lon",
+    "depth",
+    "platform_id",
+    "aws.access_key_id",
+    "aws.secret_access_key",
+    "aws.session_token",
+    "aws.region",
+    "aws.endpoint",
+    "aws.allow_http",
+    "aws.skip_signature",
+];
+
 /// `STORED AS NETCDF` / `STORED AS ZARR`.
 #[derive(Debug)]
 pub struct GridTableFactory {
@@ -267,12 +314,33 @@ impl GridTableFactory {
 
 #[async_trait]
 impl TableProviderFactory for GridTableFactory {
-    async fn create(&self, _state: &dyn Session, cmd: &CreateExternalTable) -> Result<Arc<dyn TableProvider>> {
-        if let Some(key) = cmd.options.keys().next() {
+    async fn create(&self, state: &dyn Session, cmd: &CreateExternalTable) -> Result<Arc<dyn TableProvider>> {
+        let mut options = cmd.options.clone();
+        // s3:// LOCATIONs: credentials and endpoint from the storage OPTIONS (removed here) or AWS_* variables.
+        oceanql_connectors::store::register(state, &cmd.locations, &mut options)
+            .map_err(|e| plan_datafusion_err!("CREATE EXTERNAL TABLE {}: {}", cmd.name, e.message()))?;
+        // DataFusion's SQL planner turns a bare OPTIONS key `pattern` into `format.pattern`.
+        let mut options: HashMap<String, String> =
+            options.into_iter().map(|(k, v)| (k.strip_prefix("format.").map(str::to_string).unwrap_or(k), v)).collect();
+        let pattern = match options.remove("pattern") {
+            Some(p) => Some(Pattern::parse(&p).ok_or_else(|| {
+                plan_datafusion_err!("CREATE EXTERNAL TABLE {}: unknown pattern '{p}' (one of {})", cmd.name, sample::pattern_names())
+            })?),
+            None => None,
+        };
+        let names = CoordNames {
+            time: options.remove("time"),
+            lat: options.remove("lat"),
+            lon: options.remove("lon"),
+            depth: options.remove("depth"),
+            platform_id: options.remove("platform_id"),
+        };
+        if let Some(key) = options.keys().next() {
             return plan_err!(
-                "CREATE EXTERNAL TABLE {}: unknown option '{key}' for STORED AS {} (this format takes no options yet)",
+                "CREATE EXTERNAL TABLE {}: unknown option '{key}' for STORED AS {} (accepted: {})",
                 cmd.name,
-                self.format.name().to_uppercase()
+                self.format.name().to_uppercase(),
+                ACCEPTED_OPTIONS.join(", ")
             );
         }
         if !cmd.schema.fields().is_empty() {
@@ -287,9 +355,30 @@ impl TableProviderFactory for GridTableFactory {
         }
         let format = self.format;
         let locations = cmd.locations.clone();
-        let product = tokio::task::spawn_blocking(move || GridProduct::open(format, &locations))
+        tokio::task::spawn_blocking(move || open_table(format, pattern, &locations, &names))
             .await
-            .map_err(|e| plan_datafusion_err!("opening {}: {e}", cmd.locations.join(", ")))??;
-        Ok(Arc::new(GridTable::new(product)))
+            .map_err(|e| plan_datafusion_err!("opening {}: {e}", cmd.locations.join(", ")))?
     }
+}
+
+/// Lists the granules of `locations` and opens them as a table of their pattern.
+fn open_table(
+    format: GridFormat,
+    pattern: Option<Pattern>,
+    locations: &[String],
+    names: &CoordNames,
+) -> Result<Arc<dyn TableProvider>> {
+    let paths = format.list_all(locations)?;
+    let Some(first) = paths.first() else {
+        return plan_err!("no granules found at {}", locations.join(", "));
+    };
+    let pattern = match pattern {
+        Some(p) => p,
+        None => format.detect_pattern(first)?,
+    };
+    let location = locations.join(", ");
+    if pattern == Pattern::Grid {
+        return Ok(Arc::new(GridTable::new(GridProduct::from_paths(format, &paths, location)?)));
+    }
+    Ok(Arc::new(SampleTable::new(SampleProduct::open(format, pattern, &paths, names, location)?)))
 }

@@ -70,19 +70,29 @@ impl Sources {
     }
 }
 
-/// `\d`: one row per table: name, type, format, location, column count.
+/// `\d`: one row per table: name, type, pattern, format, location, column count.
 pub async fn list_tables(ctx: &SessionContext, sources: &Sources) -> Result<RecordBatch> {
     let tables = tables(ctx).await?;
     let kinds = tables.iter().map(|t| Some(kind(t.provider.table_type())));
     let (formats, locations): (Vec<_>, Vec<_>) = tables.iter().map(|t| sources.find(t)).unzip();
     let columns = tables.iter().map(|t| t.provider.schema().fields().len() as u64);
+    let patterns = tables.iter().map(|t| oceanql_engine::table_pattern(&t.provider).map(|(p, _)| p.to_string()));
     batch(vec![
         ("name", strings(tables.iter().map(|t| Some(t.name.clone())))),
         ("type", strings(kinds)),
+        ("pattern", strings(patterns)),
         ("format", strings(formats.into_iter())),
         ("location", strings(locations.into_iter())),
         ("columns", Arc::new(UInt64Array::from_iter_values(columns))),
     ])
+}
+
+/// One line about a table for `\d NAME`: its pattern and granule count, when OceanQL reads it.
+pub async fn table_summary(ctx: &SessionContext, name: &str) -> Result<Option<String>> {
+    let provider = ctx.table_provider(name).await?;
+    Ok(oceanql_engine::table_pattern(&provider).map(|(pattern, granules)| {
+        format!("Table {name}: {pattern} product, {granules} granule{}", if granules == 1 { "" } else { "s" })
+    }))
 }
 
 /// `\d NAME`: one row per column: name, type, nullable, units, standard_name, long_name.
@@ -237,7 +247,7 @@ mod tests {
         sources.add(&ctx.table_provider("sst").await.unwrap(), "NETCDF", "/data/sst/");
         let tables = list_tables(&ctx, &sources).await.unwrap();
         let text = datafusion::arrow::util::pretty::pretty_format_batches(&[tables]).unwrap().to_string();
-        assert!(text.contains("| sst  | table | netcdf | /data/sst/ | 2       |"), "{text}");
+        assert!(text.contains("| sst  | table |         | netcdf | /data/sst/ | 2       |"), "{text}");
         let described = describe_table(&ctx, "sst").await.unwrap();
         let text = datafusion::arrow::util::pretty::pretty_format_batches(&[described]).unwrap().to_string();
         assert!(text.contains("| sst    | Float32 | true     | K     |"), "{text}");

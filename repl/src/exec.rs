@@ -215,7 +215,13 @@ impl Session {
         match command {
             Command::Help => print!("{}", help_text()),
             Command::ListTables => self.print_batch(catalog::list_tables(&self.ctx, &self.sources).await?, target)?,
-            Command::Describe(name) => self.print_batch(catalog::describe_table(&self.ctx, &name).await?, target)?,
+            Command::Describe(name) => {
+                let batch = catalog::describe_table(&self.ctx, &name).await?;
+                if let Some(line) = catalog::table_summary(&self.ctx, &name).await? {
+                    self.note(&line);
+                }
+                self.print_batch(batch, target)?
+            }
             Command::ListFunctions(pattern) => {
                 self.print_batch(catalog::list_functions(&self.ctx, pattern.as_deref())?, target)?
             }

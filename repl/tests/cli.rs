@@ -183,7 +183,7 @@ fn unknown_table_is_an_error() {
 fn meta_commands_work_from_the_command_line() {
     let dir = workspace();
     let out = ok(dir.path(), &["-f", "catalog.sql", "-c", "\\d"]);
-    assert!(out.starts_with("name,type,format,location,columns\ndrifters,table,csv,"), "{out}");
+    assert!(out.starts_with("name,type,pattern,format,location,columns\ndrifters,table,,csv,"), "{out}");
     assert!(out.trim_end().ends_with(",3"), "{out}");
     let out = ok(dir.path(), &["-f", "catalog.sql", "-c", "\\d drifters"]);
     assert!(

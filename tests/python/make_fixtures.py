@@ -26,6 +26,9 @@ import sys
 import numpy as np
 import xarray as xr
 
+import make_insitu_fixtures
+import make_sample_fixtures
+
 F32 = np.float32
 F64 = np.float64
 
@@ -309,6 +312,8 @@ def main():
     make_multistep(out)
     make_daily(out)
     make_bad(out)
+    make_insitu_fixtures.make(out)
+    make_sample_fixtures.make(out)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,12 @@ pub fn fixtures() -> &'static Path {
         if let Ok(dir) = std::env::var("OCEANQL_FIXTURES") {
             return PathBuf::from(dir);
         }
-        let key = content_hash(&[python_dir().join("make_fixtures.py"), python_dir().join("requirements.txt")]);
+        let key = content_hash(&[
+            python_dir().join("make_fixtures.py"),
+            python_dir().join("make_insitu_fixtures.py"),
+            python_dir().join("make_sample_fixtures.py"),
+            python_dir().join("requirements.txt"),
+        ]);
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("oceanql-fixtures-{key}"));
         build_once(&dir, |tmp| run_python("make_fixtures.py", &[tmp]));
         dir
@@ -116,6 +121,20 @@ pub fn expected_json() -> &'static Path {
         let key = content_hash(&[python_dir().join("expected.py"), real.join("SHA256SUMS")]);
         let dir = fixtures().join(format!("expected-{key}"));
         build_once(&dir, |tmp| run_python("expected.py", &[fixtures(), &real, &tmp.join("expected.json")]));
+        dir.join("expected.json")
+    })
+}
+
+/// The xarray-computed checks of the swath, along-track and DSG products
+/// (tests/python/expected_sample.py), cached beside the fixtures.
+pub fn expected_sample_json() -> &'static Path {
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let real = real_data();
+        let scripts = ["expected_sample.py", "expected.py"].map(|s| python_dir().join(s));
+        let key = content_hash(&[&scripts[..], &[real.join("SHA256SUMS")]].concat());
+        let dir = fixtures().join(format!("expected-sample-{key}"));
+        build_once(&dir, |tmp| run_python("expected_sample.py", &[fixtures(), &real, &tmp.join("expected.json")]));
         dir.join("expected.json")
     })
 }

@@ -82,7 +82,12 @@ fn show(rows: &[Vec<Cell>]) -> String {
 
 /// Runs the checks of the products `select` accepts; returns (passed, failure descriptions).
 async fn run_checks(select: impl Fn(&str) -> bool) -> (usize, Vec<String>) {
-    let text = std::fs::read_to_string(common::expected_json()).expect("read expected.json");
+    run_checks_in(common::expected_json(), select).await
+}
+
+/// Runs the checks of `json` (the format of expected.py) for the products `select` accepts.
+pub async fn run_checks_in(json: &std::path::Path, select: impl Fn(&str) -> bool) -> (usize, Vec<String>) {
+    let text = std::fs::read_to_string(json).unwrap_or_else(|e| panic!("read {}: {e}", json.display()));
     let json: Value = serde_json::from_str(&text).expect("parse expected.json");
     let mut passed = 0;
     let mut failures = vec![];
@@ -133,7 +138,7 @@ async fn run_checks(select: impl Fn(&str) -> bool) -> (usize, Vec<String>) {
     (passed, failures)
 }
 
-fn report(what: &str, passed: usize, failures: &[String]) {
+pub fn report(what: &str, passed: usize, failures: &[String]) {
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("crosscheck-{what}.txt"));
     let _ = std::fs::write(&out, failures.join("\n"));
     assert!(

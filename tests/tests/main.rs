@@ -5,4 +5,6 @@ mod common;
 mod crosscheck;
 mod errors;
 mod pruning;
+mod sample;
+mod s3;
 mod slt;

@@ -1,7 +1,7 @@
 //! Runs every `tests/slt/*.slt` file with sqllogictest, each in a fresh OceanQL session.
 //!
 //! `${FIXTURES}` in a file is replaced by the generated fixtures directory before it runs, in
-//! statements and expected results alike. Values are normalised as
+//! statements and expected results alike, and `${REAL}` by `shared/data/real`. Values are normalised as
 //! DataFusion's own sqllogictest engine does (datafusion/sqllogictest/src/engines/): NULL as
 //! `NULL`, floats rounded to 12 decimals without trailing zeros, empty strings as `(empty)`,
 //! everything else through Arrow's display (timestamps as `2020-01-01T00:00:00Z`), and one type
@@ -212,17 +212,30 @@ fn runner() -> Runner<OceanQl, impl sqllogictest::MakeConnection<Conn = OceanQl>
     runner
 }
 
-/// Rewrites one file with the actual results, keeping `${FIXTURES}` in its text.
+/// `${FIXTURES}`, and `${REAL}` (shared/data/real, looked up only when a file uses it).
+fn substitute(text: &str, fixtures: &str) -> String {
+    let text = text.replace("${FIXTURES}", fixtures);
+    if !text.contains("${REAL}") {
+        return text;
+    }
+    text.replace("${REAL}", &common::real_data().to_string_lossy())
+}
+
+/// Rewrites one file with the actual results, keeping `${FIXTURES}` and `${REAL}` in its text.
 async fn complete(path: &Path, fixtures: &str) {
     let text = std::fs::read_to_string(path).expect("read slt");
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(path.file_name().expect("file name"));
-    std::fs::write(&tmp, text.replace("${FIXTURES}", fixtures)).expect("write temp slt");
+    let uses_real = text.contains("${REAL}");
+    std::fs::write(&tmp, substitute(&text, fixtures)).expect("write temp slt");
     runner()
         .update_test_file(&tmp, " ", default_validator, default_normalizer, strict_column_validator)
         .await
         .unwrap_or_else(|e| panic!("completing {}: {e}", path.display()));
-    let done = std::fs::read_to_string(&tmp).expect("read completed slt");
-    std::fs::write(path, done.replace(fixtures, "${FIXTURES}")).expect("write completed slt");
+    let mut done = std::fs::read_to_string(&tmp).expect("read completed slt").replace(fixtures, "${FIXTURES}");
+    if uses_real {
+        done = done.replace(common::real_data().to_string_lossy().as_ref(), "${REAL}");
+    }
+    std::fs::write(path, done).expect("write completed slt");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,7 +248,7 @@ async fn sqllogictests() {
             continue;
         }
         let name = path.file_name().expect("file name").to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(&path).expect("read slt").replace("${FIXTURES}", &fixtures);
+        let text = substitute(&std::fs::read_to_string(&path).expect("read slt"), &fixtures);
         let records = sqllogictest::parse_with_name::<ColType>(&text, name.clone())
             .unwrap_or_else(|e| panic!("cannot parse {name}: {e}"));
         // A fresh runner, hence a fresh session, per file; keep going after a failed record so

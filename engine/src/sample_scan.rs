@@ -1,0 +1,351 @@
+//! `SampleScanExec`: reads the blocks of a swath, along-track or DSG product
+//! whose coordinate bounds intersect the query window, in parallel partitions.
+//!
+//! A block is a range of the outer sample dimension ("lines": swath lines,
+//! profiles, observations); its bounds come from the granule's own 2-D (or
+//! per-profile) coordinates, read when the table is created.
+
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, DictionaryArray, Int32Array, StringArray, new_null_array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int32Type, SchemaRef};
+use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use datafusion::common::stats::Precision;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{Statistics, internal_err};
+use datafusion::error::Result;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, Time};
+use datafusion::physical_plan::statistics::StatisticsArgs;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    ReplaceChildrenOptions,
+};
+use oceanql_connectors::ArraySource;
+use oceanql_connectors::sample::{BlockSummary, SampleLayout};
+
+use crate::sample_table::{SampleColumn, SampleProduct};
+use crate::scan_stream::{UnitReader, split, unit_stream};
+use crate::window::Window;
+
+/// One block of one granule to read.
+#[derive(Clone, Debug)]
+struct Unit {
+    granule: usize,
+    start: usize,
+    end: usize,
+    rows: usize,
+    /// The granule's first unit: the one that counts it in `granules_read`.
+    first_of_granule: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct PlanSummary {
+    granules_total: usize,
+    granules_selected: usize,
+    lines_total: usize,
+    lines_selected: usize,
+}
+
+/// Scan of a sample product restricted to a space-time window.
+#[derive(Debug)]
+pub struct SampleScanExec {
+    product: Arc<SampleProduct>,
+    projection: Vec<usize>,
+    schema: SchemaRef,
+    window: Window,
+    limit: Option<usize>,
+    partitions: Vec<Arc<Vec<Unit>>>,
+    summary: PlanSummary,
+    metrics: ExecutionPlanMetricsSet,
+    cache: Arc<PlanProperties>,
+}
+
+impl SampleScanExec {
+    pub fn try_new(
+        product: Arc<SampleProduct>,
+        projection: Vec<usize>,
+        window: Window,
+        limit: Option<usize>,
+        target_partitions: usize,
+    ) -> Result<Self> {
+        let schema = Arc::new(product.schema.project(&projection)?);
+        let (units, summary) = plan_units(&product, &window);
+        let partitions = split(units, target_partitions.max(1));
+        let cache = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(schema.clone()),
+            Partitioning::UnknownPartitioning(partitions.len()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        let metrics = ExecutionPlanMetricsSet::new();
+        let global = |name: &'static str, value: usize| MetricBuilder::new(&metrics).global_counter(name).add(value);
+        global("granules_total", summary.granules_total);
+        global("granules_pruned", summary.granules_total - summary.granules_selected);
+        global("lines_total", summary.lines_total);
+        global("lines_pruned", summary.lines_total - summary.lines_selected);
+        Ok(SampleScanExec { product, projection, schema, window, limit, partitions, summary, metrics, cache })
+    }
+
+    fn columns(&self) -> Vec<SampleColumn> {
+        self.projection.iter().map(|&i| self.product.columns[i].clone()).collect()
+    }
+}
+
+/// The blocks whose bounds intersect the window, as units of work.
+fn plan_units(product: &SampleProduct, window: &Window) -> (Vec<Unit>, PlanSummary) {
+    let mut summary = PlanSummary { granules_total: product.granules.len(), ..Default::default() };
+    let mut units = Vec::new();
+    for (g, granule) in product.granules.iter().enumerate() {
+        let inner = granule.layout.inner_len();
+        summary.lines_total += granule.layout.outer_len();
+        let mut first = true;
+        for block in granule.blocks.iter().filter(|b| block_matches(b, window)) {
+            summary.lines_selected += block.end - block.start;
+            let rows = (block.end - block.start) * inner;
+            units.push(Unit { granule: g, start: block.start, end: block.end, rows, first_of_granule: first });
+            first = false;
+        }
+        summary.granules_selected += usize::from(!first);
+    }
+    (units, summary)
+}
+
+/// Whether some sample of the block may lie in the window (missing coordinates match no constraint).
+fn block_matches(b: &BlockSummary, w: &Window) -> bool {
+    let lat = w.lat.is_all() || b.lat.is_some_and(|(lo, hi)| w.lat.overlaps(lo, hi));
+    let lon = w.lon.is_all() || b.lon.iter().any(|&(lo, hi)| w.lon.overlaps(lo, hi));
+    let time = w.time.is_all() || b.time.is_some_and(|(lo, hi)| w.time.overlaps(lo as f64, hi as f64));
+    lat && lon && time
+}
+
+impl DisplayAs for SampleScanExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let names: Vec<&str> = self.schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let s = &self.summary;
+        write!(
+            f,
+            "SampleScanExec: pattern={}, format={}, location={}, granules={}/{}, lines={}/{}, projection=[{}]",
+            self.product.pattern.name(),
+            self.product.format.name(),
+            self.product.location,
+            s.granules_selected,
+            s.granules_total,
+            s.lines_selected,
+            s.lines_total,
+            names.join(", ")
+        )?;
+        let w = &self.window;
+        for (name, r) in [("time", &w.time), ("lat", &w.lat), ("lon", &w.lon)] {
+            if !r.is_all() {
+                write!(f, ", {name}={}", crate::grid_scan::describe_ranges(r, name == "time"))?;
+            }
+        }
+        if let Some(l) = self.limit {
+            write!(f, ", limit={l}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ExecutionPlan for SampleScanExec {
+    fn name(&self) -> &'static str {
+        "SampleScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.cache
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
+    }
+
+    /// The scan emits exactly the samples of its blocks: an exact row count per partition.
+    fn statistics_from_inputs(&self, _input_stats: &[Arc<Statistics>], args: &StatisticsArgs) -> Result<Arc<Statistics>> {
+        let rows: usize = match args.partition() {
+            Some(p) => self.partitions.get(p).map_or(0, |u| u.iter().map(|u| u.rows).sum()),
+            None => self.partitions.iter().flat_map(|u| u.iter()).map(|u| u.rows).sum(),
+        };
+        let stats = Statistics::new_unknown(&self.schema);
+        let stats = match self.limit {
+            Some(l) => stats.with_num_rows(Precision::Inexact(rows.min(l))),
+            None => stats.with_num_rows(Precision::Exact(rows)),
+        };
+        Ok(Arc::new(stats))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
+    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let Some(units) = self.partitions.get(partition).cloned() else {
+            return internal_err!("SampleScanExec: partition {partition} out of range");
+        };
+        let counter = |name: &'static str| MetricBuilder::new(&self.metrics).counter(name, partition);
+        let reader = PartitionReader {
+            product: self.product.clone(),
+            columns: self.columns(),
+            schema: self.schema.clone(),
+            current: None,
+            granules_read: counter("granules_read"),
+            lines_read: counter("lines_read"),
+            bytes_read: counter("bytes_read"),
+            rows: counter("rows_decoded"),
+            decode_time: MetricBuilder::new(&self.metrics).subset_time("decode_time", partition),
+        };
+        Ok(unit_stream(self.schema.clone(), units, self.limit, reader))
+    }
+}
+
+/// Reads the units of one partition, keeping the current granule open.
+struct PartitionReader {
+    product: Arc<SampleProduct>,
+    columns: Vec<SampleColumn>,
+    schema: SchemaRef,
+    current: Option<(usize, Arc<dyn ArraySource>)>,
+    granules_read: Count,
+    lines_read: Count,
+    bytes_read: Count,
+    rows: Count,
+    decode_time: Time,
+}
+
+impl PartitionReader {
+    fn needs_data(&self) -> bool {
+        self.columns.iter().any(|c| !matches!(c, SampleColumn::Granule | SampleColumn::Index(_)))
+    }
+
+    fn open(&mut self, granule: usize) -> Result<Arc<dyn ArraySource>> {
+        if let Some((g, src)) = &self.current
+            && *g == granule
+        {
+            return Ok(src.clone());
+        }
+        let src = self.product.open_source(granule)?;
+        self.current = Some((granule, src.clone()));
+        Ok(src)
+    }
+
+    /// One column of a block read from the file.
+    fn read_column(&self, col: &SampleColumn, layout: &SampleLayout, src: &dyn ArraySource, unit: &Unit) -> Result<ArrayRef> {
+        let (s, e) = (unit.start, unit.end);
+        let column = match col {
+            SampleColumn::Time => layout.read_time(src, s, e)?,
+            SampleColumn::Lat => layout.read_lat(src, s, e)?,
+            SampleColumn::Lon => layout.read_lon(src, s, e)?,
+            SampleColumn::Z => match &layout.z {
+                Some(z) => layout.read(src, &z.var, s, e)?,
+                None => return Ok(new_null_array(&DataType::Float64, unit.rows)),
+            },
+            SampleColumn::PlatformId => match &layout.platform {
+                Some(p) => layout.read(src, p, s, e)?,
+                None => return Ok(new_null_array(&DataType::Utf8, unit.rows)),
+            },
+            SampleColumn::Var(name) => match layout.var(name) {
+                Some(v) => layout.read(src, v, s, e)?,
+                None => return internal_err!("variable '{name}' vanished from {}", layout.granule),
+            },
+            SampleColumn::Granule | SampleColumn::Index(_) => return internal_err!("{col:?} is not read from the file"),
+        };
+        self.bytes_read.add(column.bytes as usize);
+        Ok(column.array)
+    }
+}
+
+impl UnitReader<Unit> for PartitionReader {
+    fn read(&mut self, unit: &Unit) -> Result<RecordBatch> {
+        let decode_time = self.decode_time.clone();
+        let _timer = decode_time.timer();
+        let product = self.product.clone();
+        let layout = &product.granules[unit.granule].layout;
+        let src = if self.needs_data() {
+            self.granules_read.add(usize::from(unit.first_of_granule));
+            self.lines_read.add(unit.end - unit.start);
+            Some(self.open(unit.granule)?)
+        } else {
+            None
+        };
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
+        for (col, field) in self.columns.iter().zip(self.schema.fields()) {
+            let array = match (col, &src) {
+                (SampleColumn::Granule, _) => granule_column(&layout.granule, unit.rows)?,
+                (SampleColumn::Index(k), _) => index_column(layout, unit, *k),
+                (_, Some(src)) => self.read_column(col, layout, src.as_ref(), unit)?,
+                (_, None) => return internal_err!("SampleScanExec: column read without an open granule"),
+            };
+            arrays.push(if array.data_type() == field.data_type() { array } else { cast(&array, field.data_type())? });
+        }
+        self.rows.add(unit.rows);
+        let options = RecordBatchOptions::new().with_row_count(Some(unit.rows));
+        Ok(RecordBatch::try_new_with_options(self.schema.clone(), arrays, &options)?)
+    }
+}
+
+fn granule_column(path: &str, rows: usize) -> Result<ArrayRef> {
+    let keys = Int32Array::from(vec![0; rows]);
+    let values = Arc::new(StringArray::from(vec![path]));
+    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values)?))
+}
+
+/// The index along sample dimension `k` of every sample of the unit.
+fn index_column(layout: &SampleLayout, unit: &Unit, k: usize) -> ArrayRef {
+    let inner = layout.inner_len();
+    let values: Vec<i32> = (0..unit.rows)
+        .map(|r| if k == 0 { (unit.start + r / inner) as i32 } else { (r % inner) as i32 })
+        .collect();
+    Arc::new(Int32Array::from(values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::window::{Interval, Ranges};
+
+    fn block(lat: (f64, f64), lon: Vec<(f64, f64)>) -> BlockSummary {
+        BlockSummary { start: 0, end: 1, lat: Some(lat), lon, time: Some((0, 10)) }
+    }
+
+    #[test]
+    fn blocks_across_the_antimeridian_match_either_side() {
+        let b = block((0.0, 10.0), vec![(170.0, 180.0), (-180.0, -170.0)]);
+        let mut w = Window::default();
+        w.lon = Ranges(vec![Interval { lo: -175.0, lo_incl: true, hi: -172.0, hi_incl: true }]);
+        assert!(block_matches(&b, &w));
+        w.lon = Ranges(vec![Interval { lo: 0.0, lo_incl: true, hi: 100.0, hi_incl: true }]);
+        assert!(!block_matches(&b, &w));
+    }
+
+    #[test]
+    fn blocks_without_valid_coordinates_match_only_unconstrained_windows() {
+        let b = BlockSummary { start: 0, end: 1, lat: None, lon: vec![], time: None };
+        assert!(block_matches(&b, &Window::default()));
+        let mut w = Window::default();
+        w.lat = Ranges(vec![Interval::point(1.0)]);
+        assert!(!block_matches(&b, &w));
+    }
+}

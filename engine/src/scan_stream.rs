@@ -1,0 +1,63 @@
+//! What the scans of every pattern share: dealing units of work to
+//! partitions, and streaming a partition's units read on blocking threads.
+
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::{DataFusionError, internal_err};
+use datafusion::error::Result;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use futures::StreamExt;
+
+/// Reads one unit of work into a record batch (file access: runs on a blocking thread).
+pub trait UnitReader<U>: Send + 'static {
+    fn read(&mut self, unit: &U) -> Result<RecordBatch>;
+}
+
+/// Deals units to `n` partitions in contiguous runs, so that each granule is opened by few partitions.
+pub fn split<U: Clone>(units: Vec<U>, n: usize) -> Vec<Arc<Vec<U>>> {
+    let n = n.min(units.len()).max(1);
+    let per = units.len().div_ceil(n).max(1);
+    let mut parts: Vec<Arc<Vec<U>>> = units.chunks(per).map(|c| Arc::new(c.to_vec())).collect();
+    if parts.is_empty() {
+        parts.push(Arc::new(Vec::new()));
+    }
+    parts
+}
+
+/// Streams the batches of `units` in order, each read by `reader` on a blocking
+/// thread, stopping after `limit` rows or the first error.
+pub fn unit_stream<U, R>(schema: SchemaRef, units: Arc<Vec<U>>, limit: Option<usize>, reader: R) -> SendableRecordBatchStream
+where
+    U: Clone + Send + Sync + 'static,
+    R: UnitReader<U>,
+{
+    let limit = limit.unwrap_or(usize::MAX);
+    let reader = Arc::new(Mutex::new(reader));
+    let state = (reader, units, 0usize, 0usize);
+    let stream = futures::stream::unfold(state, move |(reader, units, next, produced)| async move {
+        if next >= units.len() || produced >= limit {
+            return None;
+        }
+        let unit = units[next].clone();
+        let r = reader.clone();
+        let result = tokio::task::spawn_blocking(move || match r.lock() {
+            Ok(mut r) => r.read(&unit),
+            Err(_) => internal_err!("scan: a previous read panicked"),
+        })
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))
+        .and_then(|r| r);
+        match result {
+            Ok(batch) => {
+                let produced = produced + batch.num_rows();
+                Some((Ok(batch), (reader, units, next + 1, produced)))
+            }
+            Err(e) => Some((Err(e), (reader, units, usize::MAX, produced))),
+        }
+    })
+    .fuse();
+    Box::pin(RecordBatchStreamAdapter::new(schema, stream))
+}

@@ -1,0 +1,308 @@
+//! Swath, along-track and CF discrete-sampling-geometry tables (`SampleScanExec`):
+//! cross-checks against xarray (tests/python/expected_sample.py) on the fixtures of
+//! make_sample_fixtures.py and on the real files in shared/data/real/{swath,alongtrack,argo};
+//! block pruning read from the scan's metrics; bad inputs.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::error::DataFusionError;
+use datafusion::physical_plan::{ExecutionPlan, collect};
+use datafusion::prelude::SessionContext;
+
+use crate::{common, crosscheck};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crosscheck_sample_fixtures() {
+    let (passed, failures) = crosscheck::run_checks_in(common::expected_sample_json(), |t| t.starts_with("sample_")).await;
+    crosscheck::report("sample-fixtures", passed, &failures);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crosscheck_sample_real_data() {
+    let (passed, failures) = crosscheck::run_checks_in(common::expected_sample_json(), |t| t.starts_with("real_")).await;
+    crosscheck::report("sample-real", passed, &failures);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Block pruning
+// ---------------------------------------------------------------------------------------------
+
+/// The scan's metrics (summed over partitions) and the result, for one query.
+struct Scan {
+    rows: Vec<String>,
+    lines_total: usize,
+    lines_read: usize,
+    lines_pruned: usize,
+    granules_read: usize,
+    bytes_read: usize,
+}
+
+fn find_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>> {
+    if plan.name() == "SampleScanExec" {
+        return Some(plan.clone());
+    }
+    plan.children().into_iter().find_map(find_scan)
+}
+
+async fn scan(ctx: &SessionContext, sql: &str) -> Scan {
+    let df = ctx.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let plan = df.create_physical_plan().await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let batches = collect(plan.clone(), ctx.task_ctx()).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let scan = find_scan(&plan).unwrap_or_else(|| panic!("no SampleScanExec in the plan of {sql}"));
+    let m = scan.metrics().expect("SampleScanExec metrics").aggregate_by_name();
+    let get = |name: &str| m.sum_by_name(name).map_or(0, |v| v.as_usize());
+    Scan {
+        rows: text_rows(&batches),
+        lines_total: get("lines_total"),
+        lines_read: get("lines_read"),
+        lines_pruned: get("lines_pruned"),
+        granules_read: get("granules_read"),
+        bytes_read: get("bytes_read"),
+    }
+}
+
+/// A session with `t` on `location` and `t_mem`, the same rows materialised (no pruning).
+async fn with_table(location: &str) -> SessionContext {
+    let ctx = common::context();
+    let ddl = format!("CREATE EXTERNAL TABLE t STORED AS NETCDF LOCATION '{location}'");
+    common::run(&ctx, &ddl).await.unwrap_or_else(|e| panic!("{ddl}: {e}"));
+    common::run(&ctx, "CREATE TABLE t_mem AS SELECT * FROM t").await.expect("materialise t");
+    ctx
+}
+
+/// swath_big.nc: 2000 lines x 100 pixels in blocks of 600 lines (65536 samples rounded down to
+/// the 100-line chunks of lat), lat = -60 + 0.06 j + 0.001 i: lat 10..11 is lines 1166..1183,
+/// all in block 600..1200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_box_on_a_long_swath_reads_one_block() {
+    let ctx = with_table(&format!("{}/sample/swath_big.nc", common::fixtures_str())).await;
+    let q = |t: &str| format!("SELECT count(*), count(sst), sum(sst) FROM {t} WHERE lat BETWEEN 10 AND 11");
+    let s = scan(&ctx, &q("t")).await;
+    assert_eq!(s.lines_total, 2000);
+    assert_eq!(s.lines_read, 600, "one block of 600 lines");
+    assert_eq!(s.lines_pruned, 1400);
+    assert_eq!(s.granules_read, 1);
+    assert!(s.bytes_read > 0);
+    // 1659 pixels, sum of (j % 50) + 0.5 (i % 4) over them: numpy on the construction formula
+    assert_eq!(s.rows, scan_rows_unpruned(&ctx, &q("t_mem")).await);
+    assert_eq!(s.rows, ["1659 1659 41409.0"]);
+
+    // a box in lat and lon: 270 pixels, sum 6595
+    let q = |t: &str| {
+        format!("SELECT count(*), sum(sst) FROM {t} WHERE lat BETWEEN 10 AND 11 AND lon BETWEEN -30 AND -25")
+    };
+    let s = scan(&ctx, &q("t")).await;
+    assert_eq!(s.lines_read, 600);
+    assert_eq!(s.rows, scan_rows_unpruned(&ctx, &q("t_mem")).await);
+    assert_eq!(s.rows, ["270 6595.0"]);
+}
+
+async fn scan_rows_unpruned(ctx: &SessionContext, sql: &str) -> Vec<String> {
+    text_rows(&common::run(ctx, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}")))
+}
+
+/// Each row as its values joined by single spaces.
+fn text_rows(batches: &[RecordBatch]) -> Vec<String> {
+    let mut out = vec![];
+    for b in batches {
+        let fmts: Vec<_> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &FormatOptions::default()).expect("formatter"))
+            .collect();
+        for r in 0..b.num_rows() {
+            out.push(fmts.iter().map(|f| f.value(r).to_string()).collect::<Vec<_>>().join(" "));
+        }
+    }
+    out
+}
+
+/// time = j seconds since 2020-06-01: 00:20:00..00:25:00 is lines 1200..1500, block 1200..1800;
+/// a window that no block reaches reads nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_window_and_empty_window_on_a_long_swath() {
+    let ctx = with_table(&format!("{}/sample/swath_big.nc", common::fixtures_str())).await;
+    let q = |t: &str| {
+        format!(
+            "SELECT count(*), min(row), max(row) FROM {t} \
+             WHERE time BETWEEN TIMESTAMP '2020-06-01T00:20:00Z' AND TIMESTAMP '2020-06-01T00:25:00Z'"
+        )
+    };
+    let s = scan(&ctx, &q("t")).await;
+    assert_eq!((s.lines_read, s.lines_total), (600, 2000));
+    assert_eq!(s.rows, scan_rows_unpruned(&ctx, &q("t_mem")).await);
+    assert_eq!(s.rows, ["30100 1200 1500"]);
+
+    let s = scan(&ctx, "SELECT count(*), sum(sst) FROM t WHERE lat > 70").await;
+    assert_eq!((s.lines_read, s.lines_pruned, s.granules_read), (0, 2000, 0));
+    assert_eq!(s.rows, ["0 "]);
+}
+
+/// EXPLAIN ANALYZE shows the scan, its window and its metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_analyze_shows_lines_and_metrics() {
+    let ctx = with_table(&format!("{}/sample/swath_big.nc", common::fixtures_str())).await;
+    let batches = common::run(&ctx, "EXPLAIN ANALYZE SELECT avg(sst) FROM t WHERE lat BETWEEN 10 AND 11")
+        .await
+        .expect("explain analyze");
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).expect("format").to_string();
+    let line = text.lines().find(|l| l.contains("SampleScanExec")).unwrap_or_else(|| panic!("no SampleScanExec:\n{text}"));
+    for part in ["pattern=swath", "lines=600/2000", "granules=1/1", "lat=[10, 11]", "lines_total=2.00 K", "lines_read=600", "lines_pruned=1.40 K", "bytes_read="] {
+        assert!(line.contains(part), "'{part}' missing from: {line}");
+    }
+}
+
+/// A ragged trajectory file of 160001 observations in blocks of 65536: lat = -60 + 0.0007 o is
+/// above 40 from o = 142858 on, all in the last block (131072..160001) and in trajectory T4
+/// (140000..160000), whose per-trajectory `drogue` is 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ragged_trajectories_across_blocks() {
+    let ctx = with_table(&format!("{}/sample/dsg/trajectory_big.nc", common::fixtures_str())).await;
+    let q = |t: &str| format!("SELECT platform_id, count(*), sum(drogue), min(obs) FROM {t} WHERE lat > 40 GROUP BY 1");
+    let s = scan(&ctx, &q("t")).await;
+    assert_eq!((s.lines_read, s.lines_total), (160001 - 131072, 160001));
+    assert_eq!(s.rows, ["T4 17143 17143 142858"]);
+    assert_eq!(s.rows, scan_rows_unpruned(&ctx, &q("t_mem")).await);
+    // every trajectory, the empty T1 left out: sizes 40000, 30000, 70000, 20001
+    let q = "SELECT platform_id, count(*), sum(drogue), min(obs), max(obs) FROM t GROUP BY 1 ORDER BY 1";
+    let s = scan(&ctx, q).await;
+    assert_eq!(s.rows, [
+        "T0 40000 40000 0 39999",
+        "T2 30000 30000 40000 69999",
+        "T3 70000 0 70000 139999",
+        "T4 20001 20001 140000 160000"
+    ]);
+}
+
+/// The real VIIRS L2P swath: a box at the swath's southern edge reads fewer lines than the
+/// granule has, with the same answer. (Blocks are ranges of whole lines, 49 lines of 1320 pixels
+/// here, and each spans most of the granule's latitudes: lat 62.3..62.6 is below the minimum of
+/// every block but the first two.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_viirs_small_box_prunes_lines() {
+    let path = common::real_data().join("swath/VIIRS_NPP-NAVO-L2P-v3.0_subset.nc");
+    let ctx = with_table(&path.to_string_lossy()).await;
+    let q = |t: &str| {
+        format!(
+            "SELECT count(*), count(sea_surface_temperature), avg(sea_surface_temperature) FROM {t} \
+             WHERE lat BETWEEN 62.3 AND 62.6"
+        )
+    };
+    let s = scan(&ctx, &q("t")).await;
+    assert_eq!(s.lines_total, 768);
+    assert_eq!(s.lines_read, 98, "two blocks of 49 lines");
+    assert_eq!(s.lines_read + s.lines_pruned, s.lines_total);
+    assert_eq!(s.rows, scan_rows_unpruned(&ctx, &q("t_mem")).await);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad inputs: an error naming the file and what is wrong, never a panic.
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `ddl` then `query` in a fresh session; returns the first error (panics if both succeed
+/// or if the engine panics).
+async fn first_error(ddl: &str, query: &str) -> String {
+    let ddl = ddl.replace("${FIXTURES}", &common::fixtures_str());
+    let (d, q) = (ddl.clone(), query.to_string());
+    let task = tokio::spawn(async move {
+        let ctx = common::context();
+        common::run(&ctx, &d).await?;
+        common::run(&ctx, &q).await.map(|b| b.iter().map(|b| b.num_rows()).sum::<usize>())
+    });
+    let result: Result<usize, DataFusionError> = match task.await {
+        Ok(r) => r,
+        Err(e) => panic!("the engine panicked on `{ddl}`: {e}"),
+    };
+    match result {
+        Ok(rows) => panic!("`{ddl}` then `{query}` succeeded ({rows} rows) instead of failing"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn assert_mentions(msg: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(msg.contains(p), "the error should mention '{p}':\n{msg}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inconsistent_ragged_dsg_names_file_and_variable() {
+    let msg = first_error(
+        "CREATE EXTERNAL TABLE t STORED AS NETCDF LOCATION '${FIXTURES}/sample/bad/dsg_inconsistent.nc'",
+        "SELECT * FROM t",
+    )
+    .await;
+    assert_mentions(&msg, &["dsg_inconsistent.nc", "rowSize", "6", "5"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indexed_ragged_dsg_with_a_bad_index_names_file_and_variable() {
+    let msg = first_error(
+        "CREATE EXTERNAL TABLE t STORED AS NETCDF LOCATION '${FIXTURES}/sample/bad/dsg_bad_index.nc'",
+        "SELECT * FROM t",
+    )
+    .await;
+    assert_mentions(&msg, &["dsg_bad_index.nc", "stationIndex", "station"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_pattern_lists_the_patterns() {
+    let msg = first_error(
+        "CREATE EXTERNAL TABLE t STORED AS NETCDF LOCATION '${FIXTURES}/sample/swath/curved.nc' OPTIONS ('pattern' 'curtain')",
+        "SELECT * FROM t",
+    )
+    .await;
+    assert_mentions(&msg, &["curtain", "grid", "swath", "alongtrack", "trajectory", "timeseries", "profile"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn options_naming_a_missing_variable() {
+    for key in ["lat", "lon", "time", "depth", "platform_id"] {
+        let msg = first_error(
+            &format!(
+                "CREATE EXTERNAL TABLE t STORED AS NETCDF LOCATION '${{FIXTURES}}/sample/dsg/profile.nc' OPTIONS ('{key}' 'no_such_var')"
+            ),
+            "SELECT * FROM t",
+        )
+        .await;
+        assert_mentions(&msg, &["profile.nc", "no_such_var"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_latitude_is_a_clear_error() {
+    let ddl = "CREATE EXTERNAL TABLE t STORED AS NETCDF LOCATION '${FIXTURES}/sample/bad/no_latitude.nc'";
+    let msg = first_error(ddl, "SELECT * FROM t").await;
+    assert_mentions(&msg, &["no_latitude.nc", "latitude"]);
+    let msg = first_error(&format!("{ddl} OPTIONS ('pattern' 'swath')"), "SELECT * FROM t").await;
+    assert_mentions(&msg, &["no_latitude.nc", "latitude", "OPTIONS"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn granules_with_other_variables_name_the_file() {
+    // swath/ holds four unrelated swaths: the second one lacks the first one's variables
+    let msg = first_error("CREATE EXTERNAL TABLE t STORED AS NETCDF LOCATION '${FIXTURES}/sample/swath/'", "SELECT * FROM t").await;
+    assert_mentions(&msg, &["curved.nc", "has no variable"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dsg_file_read_as_a_swath_is_an_error() {
+    let msg = first_error(
+        "CREATE EXTERNAL TABLE t STORED AS NETCDF LOCATION '${FIXTURES}/sample/dsg/profile.nc' OPTIONS ('pattern' 'swath')",
+        "SELECT * FROM t",
+    )
+    .await;
+    assert_mentions(&msg, &["profile.nc", "'lat'", "2-D"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_option_is_refused() {
+    let msg = first_error(
+        "CREATE EXTERNAL TABLE t STORED AS NETCDF LOCATION '${FIXTURES}/sample/swath/curved.nc' OPTIONS ('latitude' 'lat')",
+        "SELECT * FROM t",
+    )
+    .await;
+    assert_mentions(&msg, &["latitude", "pattern", "platform_id"]);
+}
