@@ -56,30 +56,30 @@ pub fn to_arrow(var: &VarInfo, raw: &RawValues, slab: &Slab) -> Result<ArrayRef>
 pub fn decode_values(raw: &RawValues, p: &Packing, order: &Option<Vec<usize>>) -> ArrayRef {
     let array: ArrayRef = if p.is_packed() {
         let values = match raw {
-            RawValues::I8(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
-            RawValues::U8(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
-            RawValues::I16(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
-            RawValues::U16(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
-            RawValues::I32(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
-            RawValues::U32(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
-            RawValues::I64(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
-            RawValues::U64(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
-            RawValues::F32(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x as f64), |x| x as f64),
-            RawValues::F64(v) => decode::<_, Float64Type>(v, &order, p, |x| p.unpack(x), |x| x),
+            RawValues::I8(v) => decode::<_, Float64Type>(v, order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::U8(v) => decode::<_, Float64Type>(v, order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::I16(v) => decode::<_, Float64Type>(v, order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::U16(v) => decode::<_, Float64Type>(v, order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::I32(v) => decode::<_, Float64Type>(v, order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::U32(v) => decode::<_, Float64Type>(v, order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::I64(v) => decode::<_, Float64Type>(v, order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::U64(v) => decode::<_, Float64Type>(v, order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::F32(v) => decode::<_, Float64Type>(v, order, p, |x| p.unpack(x as f64), |x| x as f64),
+            RawValues::F64(v) => decode::<_, Float64Type>(v, order, p, |x| p.unpack(x), |x| x),
         };
         Arc::new(values)
     } else {
         match raw {
-            RawValues::I8(v) => Arc::new(decode::<_, Int8Type>(v, &order, p, |x| x, |x| x as f64)),
-            RawValues::U8(v) => Arc::new(decode::<_, UInt8Type>(v, &order, p, |x| x, |x| x as f64)),
-            RawValues::I16(v) => Arc::new(decode::<_, Int16Type>(v, &order, p, |x| x, |x| x as f64)),
-            RawValues::U16(v) => Arc::new(decode::<_, UInt16Type>(v, &order, p, |x| x, |x| x as f64)),
-            RawValues::I32(v) => Arc::new(decode::<_, Int32Type>(v, &order, p, |x| x, |x| x as f64)),
-            RawValues::U32(v) => Arc::new(decode::<_, UInt32Type>(v, &order, p, |x| x, |x| x as f64)),
-            RawValues::I64(v) => Arc::new(decode::<_, Int64Type>(v, &order, p, |x| x, |x| x as f64)),
-            RawValues::U64(v) => Arc::new(decode::<_, UInt64Type>(v, &order, p, |x| x, |x| x as f64)),
-            RawValues::F32(v) => Arc::new(decode::<_, Float32Type>(v, &order, p, |x| x, |x| x as f64)),
-            RawValues::F64(v) => Arc::new(decode::<_, Float64Type>(v, &order, p, |x| x, |x| x)),
+            RawValues::I8(v) => Arc::new(decode::<_, Int8Type>(v, order, p, |x| x, |x| x as f64)),
+            RawValues::U8(v) => Arc::new(decode::<_, UInt8Type>(v, order, p, |x| x, |x| x as f64)),
+            RawValues::I16(v) => Arc::new(decode::<_, Int16Type>(v, order, p, |x| x, |x| x as f64)),
+            RawValues::U16(v) => Arc::new(decode::<_, UInt16Type>(v, order, p, |x| x, |x| x as f64)),
+            RawValues::I32(v) => Arc::new(decode::<_, Int32Type>(v, order, p, |x| x, |x| x as f64)),
+            RawValues::U32(v) => Arc::new(decode::<_, UInt32Type>(v, order, p, |x| x, |x| x as f64)),
+            RawValues::I64(v) => Arc::new(decode::<_, Int64Type>(v, order, p, |x| x, |x| x as f64)),
+            RawValues::U64(v) => Arc::new(decode::<_, UInt64Type>(v, order, p, |x| x, |x| x as f64)),
+            RawValues::F32(v) => Arc::new(decode::<_, Float32Type>(v, order, p, |x| x, |x| x as f64)),
+            RawValues::F64(v) => Arc::new(decode::<_, Float64Type>(v, order, p, |x| x, |x| x)),
         }
     };
     array

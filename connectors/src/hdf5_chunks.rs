@@ -34,8 +34,11 @@ pub struct ChunkIndex {
     chunks: HashMap<Vec<usize>, (u64, u64, u32)>,
     /// The last chunk decoded, reused when consecutive reads (blocks of lines
     /// smaller than a chunk) fall in the same chunk.
-    recent: std::sync::Mutex<Option<(Vec<usize>, std::sync::Arc<Vec<u8>>)>>,
+    recent: std::sync::Mutex<Option<RecentChunk>>,
 }
+
+/// A decoded chunk and its grid coordinates.
+type RecentChunk = (Vec<usize>, std::sync::Arc<Vec<u8>>);
 
 const FILTER_DEFLATE: i32 = 1;
 const FILTER_SHUFFLE: i32 = 2;

@@ -75,11 +75,10 @@ impl Pattern {
 }
 
 /// Tells the pattern of a granule: CF `featureType` first, then the shape of
-/// its latitude coordinate (1-D on its own dimension: grid; 2-D: swath; 1-D
-/// along another dimension: along-track). `is_grid` says whether the gridded
-/// reader recognises it; a file with 1-D lat and lon on two dimensions that it
-/// refuses is still a grid, so that the gridded reader's error is the one reported.
-pub fn detect(src: &dyn ArraySource, is_grid: bool) -> Result<Pattern> {
+/// its coordinates: 1-D latitude and longitude on two different dimensions
+/// make a grid, on the same dimension an along-track product; a 2-D latitude
+/// makes a swath.
+pub fn detect(src: &dyn ArraySource) -> Result<Pattern> {
     if let Some(ft) = src.global_text("featureType") {
         match ft.trim().to_ascii_lowercase().as_str() {
             "trajectory" | "point" => return Ok(Pattern::Trajectory),
@@ -88,27 +87,29 @@ pub fn detect(src: &dyn ArraySource, is_grid: bool) -> Result<Pattern> {
             _ => {}
         }
     }
-    if is_grid {
-        return Ok(Pattern::Grid);
-    }
-    let Some(lat) = pick_coord(src, Role::Lat, None, |_| true)? else {
-        return Err(file_error(
+    let no_lat = || {
+        file_error(
             src.granule(),
             None,
             "no latitude variable found (CF axis Y, standard_name latitude, units degrees_north, or a usual name): cannot tell the observation pattern",
-        ));
+        )
     };
+    let lat = pick_coord(src, Role::Lat, None, |_| true)?.ok_or_else(no_lat)?;
     let lon = pick_coord(src, Role::Lon, None, |_| true)?;
-    match (effective_dims(lat).as_slice(), lon.map(effective_dims).as_deref()) {
-        // 1-D lat and lon on their own dimensions: a grid that the gridded reader refused
-        // (an unsupported calendar, ...); let it report why.
-        ([la], Some([lo])) if la.0 != lo.0 => Ok(Pattern::Grid),
-        ([_, _], _) => Ok(Pattern::Swath),
+    let lat_dims = effective_dims(lat);
+    let lon_dims = lon.map(effective_dims).unwrap_or_default();
+    match (lat_dims.as_slice(), lon_dims.as_slice()) {
+        ([a], [b]) if a != b => Ok(Pattern::Grid),
         ([_], _) => Ok(Pattern::AlongTrack),
-        (dims, _) => Err(file_error(
+        ([_, _], _) => Ok(Pattern::Swath),
+        _ => Err(file_error(
             src.granule(),
             Some(&lat.name),
-            format!("latitude has {} non-trivial dimensions; set OPTIONS ('pattern' ...) to one of {}", dims.len(), pattern_names()),
+            format!(
+                "latitude has {} non-trivial dimensions; set OPTIONS ('pattern' ...) to one of {}",
+                lat_dims.len(),
+                pattern_names()
+            ),
         )),
     }
 }
@@ -399,7 +400,7 @@ impl SampleLayout {
     }
 
     /// Times of outer range `start..end` as UTC timestamps (reference time plus
-    /// the per-pixel offset where the product has one); NULL where missing.
+    /// the per-pixel offset where the product has one); NULL where either is missing.
     pub fn read_time(&self, src: &dyn ArraySource, start: usize, end: usize) -> Result<Column> {
         let rows = (end - start) * self.inner_len();
         let Some(t) = &self.time else {
@@ -420,7 +421,14 @@ impl SampleLayout {
             .map(|i| {
                 let v = values.value(i);
                 let base = (!values.is_null(i)).then(|| t.units.to_micros(v)).flatten()?;
-                let offset = offsets.as_ref().filter(|o| !o.is_null(i)).map_or(0.0, |o| o.value(i));
+                // A pixel without its offset has no known time (as reference + NaT in xarray):
+                // the reference time would be up to a whole granule off, and would widen
+                // every block's time range to the reference time, defeating time pruning.
+                let offset = match &offsets {
+                    Some(o) if o.is_null(i) => return None,
+                    Some(o) => o.value(i),
+                    None => 0.0,
+                };
                 Some(base + (offset * 1e6).round() as i64)
             })
             .collect();
@@ -505,7 +513,7 @@ fn as_f64(array: &ArrayRef) -> Result<Float64Array> {
     Ok(c.as_any().downcast_ref::<Float64Array>().cloned().unwrap_or_else(|| Float64Array::from(vec![None::<f64>; array.len()])))
 }
 
-fn min_max<'a>(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     values.fold(None, |acc, x| match acc {
         None => Some((x, x)),
         Some((lo, hi)) => Some((lo.min(x), hi.max(x))),

@@ -53,12 +53,9 @@ impl GridFormat {
         }
     }
 
-    /// The pattern of a granule: `featureType`, else grid when the gridded reader recognises it, else the coordinates' shape.
+    /// The pattern of a granule: CF `featureType`, else the shape of its coordinates.
     pub fn detect_pattern(self, path: &str) -> Result<Pattern> {
-        let src = self.open_source(path)?;
-        let mut read_1d = |v: &oceanql_connectors::RawVar| src.read_all_f64(v);
-        let is_grid = oceanql_connectors::grid::describe(path, src.vars(), &mut read_1d, 0).is_ok();
-        sample::detect(src.as_ref(), is_grid)
+        sample::detect(self.open_source(path)?.as_ref())
     }
 
     fn list_all(self, locations: &[String]) -> Result<Vec<String>> {

@@ -1,5 +1,6 @@
-//! OceanQL engine: the session builder, the gridded table providers with
-//! their pruning and pushdown, and the scan that reads only what a query needs.
+//! OceanQL engine: the session builder, the table providers of every
+//! observation pattern (grids, swaths, along-track, CF DSG, in situ records)
+//! with their pruning and pushdown, and the scans that read only what a query needs.
 
 pub mod session;
 
@@ -24,6 +25,9 @@ pub fn table_pattern(provider: &Arc<dyn TableProvider>) -> Option<(&'static str,
     }
     if let Some(sample) = provider.downcast_ref::<sample_table::SampleTable>() {
         return Some((sample.product().pattern.name(), sample.product().granules.len()));
+    }
+    if let Some(insitu) = provider.downcast_ref::<insitu_table::InsituTable>() {
+        return Some(("insitu", insitu.granules().len()));
     }
     None
 }

@@ -333,8 +333,7 @@ mod tests {
     #[test]
     fn blocks_across_the_antimeridian_match_either_side() {
         let b = block((0.0, 10.0), vec![(170.0, 180.0), (-180.0, -170.0)]);
-        let mut w = Window::default();
-        w.lon = Ranges(vec![Interval { lo: -175.0, lo_incl: true, hi: -172.0, hi_incl: true }]);
+        let mut w = Window { lon: Ranges(vec![Interval { lo: -175.0, lo_incl: true, hi: -172.0, hi_incl: true }]), ..Default::default() };
         assert!(block_matches(&b, &w));
         w.lon = Ranges(vec![Interval { lo: 0.0, lo_incl: true, hi: 100.0, hi_incl: true }]);
         assert!(!block_matches(&b, &w));
@@ -344,8 +343,7 @@ mod tests {
     fn blocks_without_valid_coordinates_match_only_unconstrained_windows() {
         let b = BlockSummary { start: 0, end: 1, lat: None, lon: vec![], time: None };
         assert!(block_matches(&b, &Window::default()));
-        let mut w = Window::default();
-        w.lat = Ranges(vec![Interval::point(1.0)]);
+        let w = Window { lat: Ranges(vec![Interval::point(1.0)]), ..Default::default() };
         assert!(!block_matches(&b, &w));
     }
 }

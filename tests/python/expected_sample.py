@@ -11,7 +11,7 @@ decodes the variables (expected.decode: CF masking and unpacking in float64, plu
 xarray broadcasting spreads per-line / per-profile values over the samples, numpy.repeat expands
 contiguous ragged arrays, length-1 dimensions are squeezed, character arrays are joined and
 trimmed with netCDF4 (blank -> NULL). Times are decoded by xarray from the raw numbers, plus
-GHRSST's per-pixel `sst_dtime` seconds (a missing offset counts as 0, as OceanQL documents);
+GHRSST's per-pixel `sst_dtime` seconds (a missing offset makes the time NULL, as NaT in xarray);
 longitudes are brought into [-180, 180); a latitude outside [-90, 90] is NULL.
 Which variable is the latitude, the time, ... is written down per product below (not detected).
 """
@@ -80,7 +80,7 @@ class Flat:
             t = decode_time(raw[s.time], self.spread(raw_numbers(raw[s.time]), template))
             if s.offset:
                 off = self.spread(ds_num(ds, s.offset, raw), template)
-                t = t + np.round(np.nan_to_num(off) * 1e6)
+                t = t + np.round(off * 1e6)
             cols["time"] = t
         if s.z:
             cols[s.z_column] = self.spread(ds[s.z], template).astype(np.float64)
@@ -393,6 +393,10 @@ def products(fx, real):
     out.append(product(Spec("real_ja1", ja1, [ja1], ("time",), ("row",), "lat", "lon", "time",
                             variables=("ssha", "swh_ku", "range_ku", "surface_type")),
                        cells=[{"row": 1000}, {"row": 0}], equals=[("surface_type", 0)]))
+    out.append(product(Spec("real_ja1_20hz", ja1, [ja1], ("time", "meas_ind"), ("row", "cell"), "lat_20hz", "lon_20hz",
+                            "time_20hz", variables=("range_20hz_ku", "ssha"),
+                            options={"lat": "lat_20hz", "lon": "lon_20hz", "time": "time_20hz"}),
+                       cells=[{"row": 1000, "cell": 7}, {"row": 2239, "cell": 19}]))
     argo = f"{real}/argo"
     prof_dims = ("N_PROF", "N_LEVELS")
     for table, name, variables in (("real_argo_5900446", "5900446_prof.nc", ("TEMP", "PSAL")),

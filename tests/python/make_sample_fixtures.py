@@ -12,6 +12,7 @@ Written with netCDF4 directly (auto mask-and-scale off), so the stored values ar
                           sea_surface_temperature int16 raw 10 j + i, value 273 + 0.25 raw,
                             _FillValue -32768 at (0, 0) and (3, 2),
                           sst_dtime int16 raw 30 j + i, scale 2 -> 60 j + 2 i seconds (pixel time),
+                            _FillValue -32768 at (4, 1) (that pixel has no time),
                           quality_level int8 (j + i) % 6 (_FillValue -128, valid 0..5),
                           l2p_flags int16 (5 j + i) % 16 with flag_masks 1 2 4 8 (no fill)
   swath/antimeridian.nc   SWOT-like, num_lines 8 x num_pixels 4 (l, p):
@@ -139,7 +140,9 @@ def make_curved(d):
         {"units": "kelvin", "standard_name": "sea_surface_skin_temperature",
          "scale_factor": F32(0.25), "add_offset": F32(273.0), "valid_min": np.int16(-5000), "valid_max": np.int16(5000)},
         fill=np.int16(-32768))
-    var(ds, "sst_dtime", "i2", ("time", "nj", "ni"), (30 * j + i).astype(np.int16)[None],
+    dtime = (30 * j + i).astype(np.int16)
+    dtime[4, 1] = -32768
+    var(ds, "sst_dtime", "i2", ("time", "nj", "ni"), dtime[None],
         {"units": "seconds", "long_name": "time difference from reference time",
          "scale_factor": F32(2.0), "add_offset": F32(0.0)}, fill=np.int16(-32768))
     var(ds, "quality_level", "i1", ("time", "nj", "ni"), ((j + i) % 6).astype(np.int8)[None],

@@ -195,6 +195,19 @@ async fn real_viirs_small_box_prunes_lines() {
     assert_eq!(s.lines_read, 98, "two blocks of 49 lines");
     assert_eq!(s.lines_read + s.lines_pruned, s.lines_total);
     assert_eq!(s.rows, scan_rows_unpruned(&ctx, &q("t_mem")).await);
+
+    // Pixel times (time + sst_dtime) rise by 5.25 s per block: 28..33 s after the reference
+    // time (20:37:02) are blocks 245..294 and 294..343. Pixels without sst_dtime have no time,
+    // so they do not stretch the blocks' time ranges.
+    let q = |t: &str| {
+        format!(
+            "SELECT count(*), avg(sea_surface_temperature) FROM {t} WHERE quality_level = 5 \
+             AND time BETWEEN TIMESTAMP '2019-08-05T20:37:30Z' AND TIMESTAMP '2019-08-05T20:37:35Z'"
+        )
+    };
+    let s = scan(&ctx, &q("t")).await;
+    assert_eq!(s.lines_read, 98, "two blocks of 49 lines");
+    assert_eq!(s.rows, scan_rows_unpruned(&ctx, &q("t_mem")).await);
 }
 
 // ---------------------------------------------------------------------------------------------
