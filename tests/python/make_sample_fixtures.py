@@ -379,6 +379,16 @@ def make(outdir):
     make_timeseries_indexed(f"{out}/dsg")
     make_profile(f"{out}/dsg")
     make_bad(f"{out}/bad")
+    make_zarr_copies(out)
+
+
+def make_zarr_copies(out):
+    """The same swath as Zarr v3 and the same profiles (char flags) as Zarr v2, stored values untouched."""
+    import xarray as xr
+
+    for nc, store, fmt in [("swath/curved.nc", "swath/curved.zarr", 3), ("dsg/profile.nc", "dsg/profile.zarr", 2)]:
+        with xr.open_dataset(f"{out}/{nc}", mask_and_scale=False, decode_times=False) as ds:
+            ds.to_zarr(f"{out}/{store}", mode="w", zarr_format=fmt, consolidated=False)
 
 
 if __name__ == "__main__":
