@@ -65,9 +65,11 @@ fn obs_dir() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("oceanql-s3-obs-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create obs dir");
-        let mut csv = String::from("id,platform,lat,lon,temp\n");
+        let mut csv = String::from("id,platform,lat,lon,temp,time\n");
         for i in 0..500 {
-            csv.push_str(&format!("{i},P{},{},{},{}\n", i % 7, -9.5 + (i % 20) as f64, -19.5 + (i % 40) as f64, 10.0 + (i as f64) * 0.01));
+            let (lat, lon, temp) = (-9.5 + (i % 20) as f64, -19.5 + (i % 40) as f64, 10.0 + (i as f64) * 0.01);
+            let time = format!("2020-01-{:02}T{:02}:00:00Z", 1 + i % 28, i % 24);
+            csv.push_str(&format!("{i},P{},{lat},{lon},{temp},{time}\n", i % 7));
         }
         std::fs::write(dir.join("obs.csv"), csv).expect("write obs.csv");
         let out = Command::new(common::python())
@@ -89,7 +91,8 @@ fn server() -> &'static S3Server {
         let obs = obs_dir();
         let s = |p: &Path| p.to_string_lossy().into_owned();
         let spec = serde_json::json!({"buckets": {
-            BUCKET: [[s(&fx.join("daily")), "daily"], [s(&fx.join("daily_zarr")), "daily_zarr"], [s(obs), "obs"]],
+            BUCKET: [[s(&fx.join("daily")), "daily"], [s(&fx.join("daily_zarr")), "daily_zarr"], [s(obs), "obs"],
+                     [s(&fx.join("sample")), "sample"]],
             PRIVATE: [[s(&fx.join("daily/sst_20200101.nc")), "daily"]],
         }});
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/s3_server.py");
@@ -254,6 +257,31 @@ async fn s3_parquet_and_csv_same_answers() {
     assert_eq!(local, run_text(&ctx, &q.replace("{t}", "ps")).await);
     assert_eq!(local, run_text(&ctx, &q.replace("{t}", "cl")).await);
     assert_eq!(local, run_text(&ctx, &q.replace("{t}", "cs")).await);
+}
+
+/// Swath (NetCDF), profiles (Zarr) and in situ records (STORED AS INSITU, CSV and Parquet)
+/// answer the same from S3 as from disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_sample_and_insitu_same_answers() {
+    let s3 = server();
+    let fx = common::fixtures_str();
+    let obs = obs_dir().to_string_lossy().into_owned();
+    let ctx = common::context();
+    let pairs = [
+        ("NETCDF", format!("{fx}/sample/swath/curved.nc"), format!("s3://{BUCKET}/sample/swath/curved.nc")),
+        ("ZARR", format!("{fx}/sample/dsg/profile.zarr"), format!("s3://{BUCKET}/sample/dsg/profile.zarr")),
+        ("INSITU", format!("{obs}/obs.csv"), format!("s3://{BUCKET}/obs/obs.csv")),
+        ("INSITU", format!("{obs}/obs.parquet"), format!("s3://{BUCKET}/obs/obs.parquet")),
+    ];
+    let q = "SELECT count(*) AS n, count(lat) AS nl, sum(lat) AS la, sum(lon) AS lo, min(time) AS t0, max(time) AS t1, \
+             count(DISTINCT CAST(granule AS VARCHAR)) AS g FROM {t} WHERE lat > -39.2";
+    for (i, (format, local, remote)) in pairs.iter().enumerate() {
+        run_text(&ctx, &format!("CREATE EXTERNAL TABLE l{i} STORED AS {format} LOCATION '{local}'")).await;
+        run_text(&ctx, &format!("CREATE EXTERNAL TABLE r{i} STORED AS {format} LOCATION '{remote}' {}", s3.options())).await;
+        let a = run_text(&ctx, &q.replace("{t}", &format!("l{i}"))).await;
+        assert!(!a.contains("| 0 "), "{format} {local}: no rows\n{a}");
+        assert_eq!(a, run_text(&ctx, &q.replace("{t}", &format!("r{i}"))).await, "{format}: {local} vs {remote}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
