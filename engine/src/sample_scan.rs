@@ -268,7 +268,8 @@ impl PartitionReader {
             },
             SampleColumn::Var(name) => match layout.var(name) {
                 Some(v) => layout.read(src, v, s, e)?,
-                None => return internal_err!("variable '{name}' vanished from {}", layout.granule),
+                // Not in this granule (the product's other files have it).
+                None => return Ok(new_null_array(&DataType::Null, unit.rows)),
             },
             SampleColumn::Granule | SampleColumn::Index(_) => return internal_err!("{col:?} is not read from the file"),
         };

@@ -67,10 +67,11 @@ impl SampleProduct {
             let blocks = layout.summarize(src.as_ref(), BLOCK_ROWS)?;
             granules.push(SampleGranule { layout, blocks });
         }
-        let (schema, columns) = product_schema(&granules[0].layout);
         for g in &granules[1..] {
             check_compatible(&granules[0].layout, &g.layout)?;
         }
+        let layouts: Vec<&SampleLayout> = granules.iter().map(|g| &g.layout).collect();
+        let (schema, columns) = product_schema(&layouts)?;
         Ok(SampleProduct { format, pattern, location, granules, schema, columns })
     }
 
@@ -81,7 +82,11 @@ impl SampleProduct {
 }
 
 /// The table schema: [platform_id], time, lat, lon, [depth|pressure], variables, granule, indices.
-fn product_schema(layout: &SampleLayout) -> (SchemaRef, Vec<SampleColumn>) {
+/// The variables are those of every granule (first seen first); a granule
+/// without one gives NULLs, so files of one product may differ in variables
+/// (Argo floats with and without salinity) but not in a variable's type.
+fn product_schema(layouts: &[&SampleLayout]) -> Result<(SchemaRef, Vec<SampleColumn>)> {
+    let layout = layouts[0];
     let meta = |v: &SampleVar| -> HashMap<String, String> { v.attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect() };
     let mut fields = Vec::new();
     let mut columns = Vec::new();
@@ -91,16 +96,16 @@ fn product_schema(layout: &SampleLayout) -> (SchemaRef, Vec<SampleColumn>) {
         columns.push(SampleColumn::PlatformId);
     }
     let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-    let time_meta = layout.time.as_ref().map(|t| time_metadata(meta(&t.var), &t.var.name)).unwrap_or_default();
-    fields.push(Field::new("time", ts, true).with_metadata(time_meta));
+    let time_meta = layouts.iter().find_map(|l| l.time.as_ref()).map(|t| time_metadata(meta(&t.var), &t.var.name));
+    fields.push(Field::new("time", ts, true).with_metadata(time_meta.unwrap_or_default()));
     fields.push(Field::new("lat", DataType::Float64, true).with_metadata(with_source(meta(&layout.lat), &layout.lat.name)));
     fields.push(Field::new("lon", DataType::Float64, true).with_metadata(with_source(meta(&layout.lon), &layout.lon.name)));
     columns.extend([SampleColumn::Time, SampleColumn::Lat, SampleColumn::Lon]);
-    if let Some(z) = &layout.z {
+    if let Some(z) = layouts.iter().find_map(|l| l.z.as_ref()) {
         fields.push(Field::new(z.column, DataType::Float64, true).with_metadata(with_source(meta(&z.var), &z.var.name)));
         columns.push(SampleColumn::Z);
     }
-    for v in &layout.vars {
+    for (v, _) in union_of_vars(layouts)? {
         fields.push(Field::new(&v.name, v.data_type(), true).with_metadata(meta(v)));
         columns.push(SampleColumn::Var(v.name.clone()));
     }
@@ -112,7 +117,32 @@ fn product_schema(layout: &SampleLayout) -> (SchemaRef, Vec<SampleColumn>) {
         fields.push(Field::new(*name, DataType::Int32, false).with_metadata(HashMap::from([("dimension".to_string(), dim.clone())])));
         columns.push(SampleColumn::Index(k));
     }
-    (Arc::new(Schema::new(fields)), columns)
+    Ok((Arc::new(Schema::new(fields)), columns))
+}
+
+/// Every granule's variables, first seen first, each with the granule it was first seen in;
+/// a variable whose type differs between granules is an error naming both.
+fn union_of_vars<'a>(layouts: &[&'a SampleLayout]) -> Result<Vec<(&'a SampleVar, &'a str)>> {
+    let mut vars: Vec<(&SampleVar, &str)> = Vec::new();
+    for l in layouts {
+        for v in &l.vars {
+            match vars.iter().find(|(seen, _)| seen.name == v.name) {
+                None => vars.push((v, l.granule.as_str())),
+                Some((seen, first)) if seen.data_type() != v.data_type() => {
+                    return Err(plan_datafusion_err!(
+                        "{}: variable '{}' is {}, but {} in {} of the same product",
+                        l.granule,
+                        v.name,
+                        v.data_type(),
+                        seen.data_type(),
+                        first
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(vars)
 }
 
 fn with_source(mut m: HashMap<String, String>, name: &str) -> HashMap<String, String> {
@@ -129,7 +159,7 @@ fn time_metadata(mut m: HashMap<String, String>, name: &str) -> HashMap<String, 
     with_source(m, name)
 }
 
-/// Every granule must have the first one's columns with the same types.
+/// Every granule must have the first one's sample dimensions and vertical column name.
 fn check_compatible(first: &SampleLayout, other: &SampleLayout) -> Result<()> {
     let differs = |what: String| {
         plan_datafusion_err!("{}: {what}, unlike the first granule {} of this product", other.granule, first.granule)
@@ -137,17 +167,10 @@ fn check_compatible(first: &SampleLayout, other: &SampleLayout) -> Result<()> {
     if first.dims.len() != other.dims.len() {
         return Err(differs(format!("has {} sample dimensions, not {}", other.dims.len(), first.dims.len())));
     }
-    if first.time.is_some() != other.time.is_some() || first.z.is_some() != other.z.is_some() {
-        return Err(differs("has another set of coordinates".into()));
-    }
-    for v in &first.vars {
-        match other.var(&v.name) {
-            None => return Err(differs(format!("has no variable '{}'", v.name))),
-            Some(o) if o.data_type() != v.data_type() => {
-                return Err(differs(format!("variable '{}' is {} not {}", v.name, o.data_type(), v.data_type())));
-            }
-            Some(_) => {}
-        }
+    if let (Some(a), Some(b)) = (&first.z, &other.z)
+        && a.column != b.column
+    {
+        return Err(differs(format!("has a vertical coordinate in {}, not {}", b.column, a.column)));
     }
     Ok(())
 }

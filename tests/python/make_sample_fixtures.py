@@ -357,6 +357,15 @@ def make_bad(d):
     var(ds, "temp", "f4", ("obs",), np.arange(3, dtype=F32))
     ds.close()
 
+    # Two swaths of one product whose 'sst' differs in type (Float32, then Int16): refused.
+    for name, dtype in [("a", "f4"), ("b", "i2")]:
+        ds = new(f"{d}/conflict/{name}.nc")
+        dims(ds, nj=2, ni=2)
+        var(ds, "lat", "f8", ("nj", "ni"), np.array([[0.0, 0.5], [1.0, 1.5]]), LAT)
+        var(ds, "lon", "f8", ("nj", "ni"), np.array([[0.0, 1.0], [0.5, 1.5]]), LON)
+        var(ds, "sst", dtype, ("nj", "ni"), np.ones((2, 2), dtype=dtype))
+        ds.close()
+
     ds = new(f"{d}/no_latitude.nc")
     dims(ds, nj=3, ni=2)
     var(ds, "x", "f8", ("nj", "ni"), np.zeros((3, 2)))
