@@ -21,6 +21,11 @@ use crate::decode::{decode_values, numeric_type};
 use crate::grid::{RawVar, Role, SourceType};
 use crate::source::ArraySource;
 
+/// Cells across a swath in one block (before alignment to chunks).
+pub const SWATH_CELLS: usize = 256;
+/// Most samples in one block of a swath.
+pub const SWATH_ROWS: usize = 1 << 14;
+
 /// The observation patterns of a product (cerbere's, as in DESIGN.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pattern {
@@ -253,11 +258,34 @@ pub struct SampleLayout {
     pub ragged: Option<Ragged>,
 }
 
-/// Space-time bounds of a range of the outer dimension (valid coordinates only).
+/// A rectangle of samples: lines `lines.0..lines.1` of the outer sample
+/// dimension and cells `cells.0..cells.1` of the inner one (all of it, or
+/// `(0, 1)` when there is none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub lines: (usize, usize),
+    pub cells: (usize, usize),
+}
+
+impl Block {
+    pub fn line_count(&self) -> usize {
+        self.lines.1 - self.lines.0
+    }
+
+    pub fn width(&self) -> usize {
+        self.cells.1 - self.cells.0
+    }
+
+    /// Samples in the block.
+    pub fn rows(&self) -> usize {
+        self.line_count() * self.width()
+    }
+}
+
+/// Space-time bounds of a block (valid coordinates only).
 #[derive(Clone, Debug, PartialEq)]
 pub struct BlockSummary {
-    pub start: usize,
-    pub end: usize,
+    pub block: Block,
     /// Latitude range; `None` when every latitude is missing.
     pub lat: Option<(f64, f64)>,
     /// Longitude ranges in [-180, 180] (two when the block crosses the antimeridian).
@@ -352,66 +380,80 @@ impl SampleLayout {
         self.vars.iter().find(|v| v.name == name)
     }
 
-    /// Cuts the outer dimension into blocks of about `target_rows` samples,
-    /// aligned to the latitude variable's chunks along it.
-    pub fn blocks(&self, target_rows: usize) -> Vec<(usize, usize)> {
-        let n = self.outer_len();
-        let chunk = self
-            .lat
-            .dims
-            .iter()
-            .position(|d| *d == DimMap::Sample(0))
-            .map_or(1, |i| self.lat.chunks[i].clamp(1, n.max(1)));
-        let per = (target_rows / self.inner_len().max(1)).max(1);
-        let per = if per >= chunk { per / chunk * chunk } else { per };
-        (0..n).step_by(per.max(1)).map(|s| (s, (s + per).min(n))).collect()
+    /// Cuts the samples into blocks of about `target_rows`, aligned to the
+    /// latitude variable's chunks. A swath's lines are also cut across, into
+    /// blocks of [`SWATH_CELLS`] cells and at most [`SWATH_ROWS`] samples (64
+    /// lines), so that a small box in a wide swath reads only the cells near
+    /// it and a time window only the lines near it; other patterns keep whole
+    /// inner rows (a profile's levels, a trajectory's observations).
+    pub fn blocks(&self, target_rows: usize) -> Vec<Block> {
+        let (n, inner) = (self.outer_len(), self.inner_len());
+        let swath = self.pattern == Pattern::Swath && self.dims.len() == 2;
+        let (target, width) =
+            if swath { (target_rows.min(SWATH_ROWS), self.aligned(SWATH_CELLS, 1, inner)) } else { (target_rows, inner) };
+        let lines = self.aligned((target / width.max(1)).max(1), 0, n);
+        let mut blocks = Vec::new();
+        for l in (0..n).step_by(lines.max(1)) {
+            for c in (0..inner).step_by(width.max(1)) {
+                blocks.push(Block { lines: (l, (l + lines).min(n)), cells: (c, (c + width).min(inner)) });
+            }
+        }
+        blocks
+    }
+
+    /// `per` rounded down to whole chunks of the latitude along sample dimension `k` (when it holds one).
+    fn aligned(&self, per: usize, k: usize, len: usize) -> usize {
+        let chunk = self.lat.dims.iter().position(|d| *d == DimMap::Sample(k)).map_or(1, |i| self.lat.chunks[i]);
+        let chunk = chunk.clamp(1, len.max(1));
+        let per = per.min(len.max(1));
+        if per >= chunk { per / chunk * chunk } else { per }
     }
 
     /// Reads the coordinates of each block and returns their space-time bounds.
     pub fn summarize(&self, src: &dyn ArraySource, target_rows: usize) -> Result<Vec<BlockSummary>> {
         self.blocks(target_rows)
             .into_iter()
-            .map(|(start, end)| {
-                let lat = as_f64(&self.read_lat(src, start, end)?.array)?;
-                let lon = as_f64(&self.read_lon(src, start, end)?.array)?;
+            .map(|block| {
+                let lat = as_f64(&self.read_lat(src, &block)?.array)?;
+                let lon = as_f64(&self.read_lon(src, &block)?.array)?;
                 let time = match &self.time {
-                    Some(_) => Some(self.read_time(src, start, end)?.array),
+                    Some(_) => Some(self.read_time(src, &block)?.array),
                     None => None,
                 };
-                Ok(BlockSummary { start, end, lat: min_max(lat.iter().flatten()), lon: lon_spans(&lon), time: time_range(time)? })
+                Ok(BlockSummary { block, lat: min_max(lat.iter().flatten()), lon: lon_spans(&lon), time: time_range(time)? })
             })
             .collect()
     }
 
-    /// Latitudes of outer range `start..end`, NULL where missing or out of [-90, 90].
-    pub fn read_lat(&self, src: &dyn ArraySource, start: usize, end: usize) -> Result<Column> {
-        let c = self.read(src, &self.lat, start, end)?;
+    /// Latitudes of a block, NULL where missing or out of [-90, 90].
+    pub fn read_lat(&self, src: &dyn ArraySource, block: &Block) -> Result<Column> {
+        let c = self.read(src, &self.lat, block)?;
         let lat = as_f64(&c.array)?;
         let array: Float64Array = lat.iter().map(|x| x.filter(|v| v.is_finite() && v.abs() <= 90.0)).collect();
         Ok(Column { array: Arc::new(array), bytes: c.bytes })
     }
 
-    /// Longitudes of outer range `start..end` in [-180, 180), NULL where missing.
-    pub fn read_lon(&self, src: &dyn ArraySource, start: usize, end: usize) -> Result<Column> {
-        let c = self.read(src, &self.lon, start, end)?;
+    /// Longitudes of a block in [-180, 180), NULL where missing.
+    pub fn read_lon(&self, src: &dyn ArraySource, block: &Block) -> Result<Column> {
+        let c = self.read(src, &self.lon, block)?;
         let lon = as_f64(&c.array)?;
         let array: Float64Array = lon.iter().map(|x| x.filter(|v| v.is_finite()).map(normalize_lon)).collect();
         Ok(Column { array: Arc::new(array), bytes: c.bytes })
     }
 
-    /// Times of outer range `start..end` as UTC timestamps (reference time plus
-    /// the per-pixel offset where the product has one); NULL where either is missing.
-    pub fn read_time(&self, src: &dyn ArraySource, start: usize, end: usize) -> Result<Column> {
-        let rows = (end - start) * self.inner_len();
+    /// Times of a block as UTC timestamps (reference time plus the per-pixel
+    /// offset where the product has one); NULL where either is missing.
+    pub fn read_time(&self, src: &dyn ArraySource, block: &Block) -> Result<Column> {
+        let rows = block.rows();
         let Some(t) = &self.time else {
             return Ok(Column { array: Arc::new(TimestampMicrosecondArray::from(vec![None; rows]).with_timezone("UTC")), bytes: 0 });
         };
-        let base = self.read(src, &t.var, start, end)?;
+        let base = self.read(src, &t.var, block)?;
         let values = as_f64(&base.array)?;
         let mut bytes = base.bytes;
         let offsets = match &t.offset {
             Some(o) => {
-                let c = self.read(src, o, start, end)?;
+                let c = self.read(src, o, block)?;
                 bytes += c.bytes;
                 Some(as_f64(&c.array)?)
             }
@@ -435,35 +477,36 @@ impl SampleLayout {
         Ok(Column { array: Arc::new(micros.with_timezone("UTC")), bytes })
     }
 
-    /// Reads `var` over outer range `start..end`, broadcast to one value per sample.
-    pub fn read(&self, src: &dyn ArraySource, var: &SampleVar, start: usize, end: usize) -> Result<Column> {
+    /// Reads `var` over a block, broadcast to one value per sample.
+    pub fn read(&self, src: &dyn ArraySource, var: &SampleVar, block: &Block) -> Result<Column> {
         let raw_var = src.var(&var.name)?;
-        let (starts, counts) = self.hyperslab(var, start, end);
+        let (starts, counts) = self.hyperslab(var, block);
         let identity = var.is_identity(self.dims.len()) && var.kind != Kind::Text;
         match var.kind {
             Kind::Numeric(_) => {
                 let (raw, bytes) = src.read(raw_var, &starts, &counts)?;
-                let order = if identity { None } else { Some(self.order(var, &counts, start, end)) };
+                let order = if identity { None } else { Some(self.order(var, &counts, block)) };
                 Ok(Column { array: decode_values(&raw, &var.packing, &order), bytes })
             }
             Kind::Text => {
                 let (raw, bytes) = src.read_chars(raw_var, &starts, &counts)?;
                 let width = var.dims.iter().zip(&counts).find(|(d, _)| **d == DimMap::Chars).map_or(1, |(_, c)| *c);
-                let order = self.order(var, &counts, start, end);
+                let order = self.order(var, &counts, block);
                 let text: StringArray = order.iter().map(|&i| text_at(&raw, i, width)).collect();
                 Ok(Column { array: Arc::new(text), bytes })
             }
         }
     }
 
-    /// Start and count of `var` for outer range `start..end`.
-    fn hyperslab(&self, var: &SampleVar, start: usize, end: usize) -> (Vec<usize>, Vec<usize>) {
+    /// Start and count of `var` for a block.
+    fn hyperslab(&self, var: &SampleVar, block: &Block) -> (Vec<usize>, Vec<usize>) {
+        let (start, end) = block.lines;
         var.dims
             .iter()
             .zip(&var.shape)
             .map(|(d, &len)| match d {
                 DimMap::Sample(0) => (start, end - start),
-                DimMap::Sample(k) => (0, self.dims[*k].1),
+                DimMap::Sample(_) => (block.cells.0, block.width()),
                 DimMap::Unit => (0, 1),
                 DimMap::Chars => (0, len),
                 DimMap::Instance => self.ragged.as_ref().map_or((0, len), |r| r.instance_range(start, end, len)),
@@ -472,14 +515,15 @@ impl SampleLayout {
     }
 
     /// For each sample of the block, the index of its (first) raw element.
-    fn order(&self, var: &SampleVar, counts: &[usize], start: usize, end: usize) -> Vec<usize> {
+    fn order(&self, var: &SampleVar, counts: &[usize], block: &Block) -> Vec<usize> {
+        let (start, end) = block.lines;
         let mut strides = vec![0usize; counts.len()];
         let mut s = 1;
         for i in (0..counts.len()).rev() {
             strides[i] = s;
             s *= counts[i];
         }
-        let inner = self.inner_len();
+        let inner = block.width();
         let first_instance = self.ragged.as_ref().map_or(0, |r| r.instance_range(start, end, usize::MAX).0);
         let mut order = Vec::with_capacity((end - start) * inner);
         for i in 0..end - start {

@@ -26,7 +26,7 @@ use datafusion::physical_plan::{
     ReplaceChildrenOptions,
 };
 use oceanql_connectors::ArraySource;
-use oceanql_connectors::sample::{BlockSummary, SampleLayout};
+use oceanql_connectors::sample::{Block, BlockSummary, SampleLayout};
 
 use crate::sample_table::{SampleColumn, SampleProduct};
 use crate::scan_stream::{UnitReader, split, unit_stream};
@@ -36,8 +36,9 @@ use crate::window::Window;
 #[derive(Clone, Debug)]
 struct Unit {
     granule: usize,
-    start: usize,
-    end: usize,
+    block: Block,
+    /// Lines of this block that no earlier block of the granule covered (for `lines_read`).
+    new_lines: usize,
     rows: usize,
     /// The granule's first unit: the one that counts it in `granules_read`.
     first_of_granule: bool,
@@ -49,6 +50,8 @@ struct PlanSummary {
     granules_selected: usize,
     lines_total: usize,
     lines_selected: usize,
+    blocks_total: usize,
+    blocks_selected: usize,
 }
 
 /// Scan of a sample product restricted to a space-time window.
@@ -88,6 +91,8 @@ impl SampleScanExec {
         global("granules_pruned", summary.granules_total - summary.granules_selected);
         global("lines_total", summary.lines_total);
         global("lines_pruned", summary.lines_total - summary.lines_selected);
+        global("blocks_total", summary.blocks_total);
+        global("blocks_pruned", summary.blocks_total - summary.blocks_selected);
         Ok(SampleScanExec { product, projection, schema, window, limit, partitions, summary, metrics, cache })
     }
 
@@ -101,13 +106,18 @@ fn plan_units(product: &SampleProduct, window: &Window) -> (Vec<Unit>, PlanSumma
     let mut summary = PlanSummary { granules_total: product.granules.len(), ..Default::default() };
     let mut units = Vec::new();
     for (g, granule) in product.granules.iter().enumerate() {
-        let inner = granule.layout.inner_len();
         summary.lines_total += granule.layout.outer_len();
+        summary.blocks_total += granule.blocks.len();
+        let mut seen = vec![false; granule.layout.outer_len()];
         let mut first = true;
-        for block in granule.blocks.iter().filter(|b| block_matches(b, window)) {
-            summary.lines_selected += block.end - block.start;
-            let rows = (block.end - block.start) * inner;
-            units.push(Unit { granule: g, start: block.start, end: block.end, rows, first_of_granule: first });
+        for summary_of_block in granule.blocks.iter().filter(|b| block_matches(b, window)) {
+            let block = summary_of_block.block;
+            let fresh = &mut seen[block.lines.0..block.lines.1];
+            let new_lines = fresh.iter().filter(|s| !**s).count();
+            fresh.iter_mut().for_each(|s| *s = true);
+            summary.lines_selected += new_lines;
+            summary.blocks_selected += 1;
+            units.push(Unit { granule: g, block, new_lines, rows: block.rows(), first_of_granule: first });
             first = false;
         }
         summary.granules_selected += usize::from(!first);
@@ -129,7 +139,7 @@ impl DisplayAs for SampleScanExec {
         let s = &self.summary;
         write!(
             f,
-            "SampleScanExec: pattern={}, format={}, location={}, granules={}/{}, lines={}/{}, projection=[{}]",
+            "SampleScanExec: pattern={}, format={}, location={}, granules={}/{}, lines={}/{}, blocks={}/{}, projection=[{}]",
             self.product.pattern.name(),
             self.product.format.name(),
             self.product.location,
@@ -137,6 +147,8 @@ impl DisplayAs for SampleScanExec {
             s.granules_total,
             s.lines_selected,
             s.lines_total,
+            s.blocks_selected,
+            s.blocks_total,
             names.join(", ")
         )?;
         let w = &self.window;
@@ -214,6 +226,7 @@ impl ExecutionPlan for SampleScanExec {
             current: None,
             granules_read: counter("granules_read"),
             lines_read: counter("lines_read"),
+            blocks_read: counter("blocks_read"),
             bytes_read: counter("bytes_read"),
             rows: counter("rows_decoded"),
             decode_time: MetricBuilder::new(&self.metrics).subset_time("decode_time", partition),
@@ -230,6 +243,7 @@ struct PartitionReader {
     current: Option<(usize, Arc<dyn ArraySource>)>,
     granules_read: Count,
     lines_read: Count,
+    blocks_read: Count,
     bytes_read: Count,
     rows: Count,
     decode_time: Time,
@@ -253,21 +267,21 @@ impl PartitionReader {
 
     /// One column of a block read from the file.
     fn read_column(&self, col: &SampleColumn, layout: &SampleLayout, src: &dyn ArraySource, unit: &Unit) -> Result<ArrayRef> {
-        let (s, e) = (unit.start, unit.end);
+        let b = &unit.block;
         let column = match col {
-            SampleColumn::Time => layout.read_time(src, s, e)?,
-            SampleColumn::Lat => layout.read_lat(src, s, e)?,
-            SampleColumn::Lon => layout.read_lon(src, s, e)?,
+            SampleColumn::Time => layout.read_time(src, b)?,
+            SampleColumn::Lat => layout.read_lat(src, b)?,
+            SampleColumn::Lon => layout.read_lon(src, b)?,
             SampleColumn::Z => match &layout.z {
-                Some(z) => layout.read(src, &z.var, s, e)?,
+                Some(z) => layout.read(src, &z.var, b)?,
                 None => return Ok(new_null_array(&DataType::Float64, unit.rows)),
             },
             SampleColumn::PlatformId => match &layout.platform {
-                Some(p) => layout.read(src, p, s, e)?,
+                Some(p) => layout.read(src, p, b)?,
                 None => return Ok(new_null_array(&DataType::Utf8, unit.rows)),
             },
             SampleColumn::Var(name) => match layout.var(name) {
-                Some(v) => layout.read(src, v, s, e)?,
+                Some(v) => layout.read(src, v, b)?,
                 // Not in this granule (the product's other files have it).
                 None => return Ok(new_null_array(&DataType::Null, unit.rows)),
             },
@@ -286,7 +300,8 @@ impl UnitReader<Unit> for PartitionReader {
         let layout = &product.granules[unit.granule].layout;
         let src = if self.needs_data() {
             self.granules_read.add(usize::from(unit.first_of_granule));
-            self.lines_read.add(unit.end - unit.start);
+            self.lines_read.add(unit.new_lines);
+            self.blocks_read.add(1);
             Some(self.open(unit.granule)?)
         } else {
             None
@@ -295,7 +310,7 @@ impl UnitReader<Unit> for PartitionReader {
         for (col, field) in self.columns.iter().zip(self.schema.fields()) {
             let array = match (col, &src) {
                 (SampleColumn::Granule, _) => granule_column(&layout.granule, unit.rows)?,
-                (SampleColumn::Index(k), _) => index_column(layout, unit, *k),
+                (SampleColumn::Index(k), _) => index_column(unit, *k),
                 (_, Some(src)) => self.read_column(col, layout, src.as_ref(), unit)?,
                 (_, None) => return internal_err!("SampleScanExec: column read without an open granule"),
             };
@@ -314,10 +329,10 @@ fn granule_column(path: &str, rows: usize) -> Result<ArrayRef> {
 }
 
 /// The index along sample dimension `k` of every sample of the unit.
-fn index_column(layout: &SampleLayout, unit: &Unit, k: usize) -> ArrayRef {
-    let inner = layout.inner_len();
+fn index_column(unit: &Unit, k: usize) -> ArrayRef {
+    let (b, width) = (&unit.block, unit.block.width().max(1));
     let values: Vec<i32> = (0..unit.rows)
-        .map(|r| if k == 0 { (unit.start + r / inner) as i32 } else { (r % inner) as i32 })
+        .map(|r| if k == 0 { (b.lines.0 + r / width) as i32 } else { (b.cells.0 + r % width) as i32 })
         .collect();
     Arc::new(Int32Array::from(values))
 }
@@ -327,8 +342,10 @@ mod tests {
     use super::*;
     use crate::window::{Interval, Ranges};
 
+    const ONE: Block = Block { lines: (0, 1), cells: (0, 1) };
+
     fn block(lat: (f64, f64), lon: Vec<(f64, f64)>) -> BlockSummary {
-        BlockSummary { start: 0, end: 1, lat: Some(lat), lon, time: Some((0, 10)) }
+        BlockSummary { block: ONE, lat: Some(lat), lon, time: Some((0, 10)) }
     }
 
     #[test]
@@ -342,7 +359,7 @@ mod tests {
 
     #[test]
     fn blocks_without_valid_coordinates_match_only_unconstrained_windows() {
-        let b = BlockSummary { start: 0, end: 1, lat: None, lon: vec![], time: None };
+        let b = BlockSummary { block: ONE, lat: None, lon: vec![], time: None };
         assert!(block_matches(&b, &Window::default()));
         let w = Window { lat: Ranges(vec![Interval::point(1.0)]), ..Default::default() };
         assert!(!block_matches(&b, &w));

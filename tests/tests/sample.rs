@@ -35,6 +35,8 @@ struct Scan {
     lines_total: usize,
     lines_read: usize,
     lines_pruned: usize,
+    blocks_total: usize,
+    blocks_read: usize,
     granules_read: usize,
     bytes_read: usize,
 }
@@ -58,6 +60,8 @@ async fn scan(ctx: &SessionContext, sql: &str) -> Scan {
         lines_total: get("lines_total"),
         lines_read: get("lines_read"),
         lines_pruned: get("lines_pruned"),
+        blocks_total: get("blocks_total"),
+        blocks_read: get("blocks_read"),
         granules_read: get("granules_read"),
         bytes_read: get("bytes_read"),
     }
@@ -72,17 +76,17 @@ async fn with_table(location: &str) -> SessionContext {
     ctx
 }
 
-/// swath_big.nc: 2000 lines x 100 pixels in blocks of 600 lines (65536 samples rounded down to
-/// the 100-line chunks of lat), lat = -60 + 0.06 j + 0.001 i: lat 10..11 is lines 1166..1183,
-/// all in block 600..1200.
+/// swath_big.nc: 2000 lines x 100 pixels in blocks of 100 lines x 100 cells (a swath block holds at
+/// most 16384 samples, 163 lines of 100 cells, rounded down to the 100 x 100 chunks of lat),
+/// lat = -60 + 0.06 j + 0.001 i: lat 10..11 is lines 1166..1183, all in block 1100..1200.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn small_box_on_a_long_swath_reads_one_block() {
     let ctx = with_table(&format!("{}/sample/swath_big.nc", common::fixtures_str())).await;
     let q = |t: &str| format!("SELECT count(*), count(sst), sum(sst) FROM {t} WHERE lat BETWEEN 10 AND 11");
     let s = scan(&ctx, &q("t")).await;
     assert_eq!(s.lines_total, 2000);
-    assert_eq!(s.lines_read, 600, "one block of 600 lines");
-    assert_eq!(s.lines_pruned, 1400);
+    assert_eq!(s.lines_read, 100, "one block of 100 lines");
+    assert_eq!(s.lines_pruned, 1900);
     assert_eq!(s.granules_read, 1);
     assert!(s.bytes_read > 0);
     // 1659 pixels, sum of (j % 50) + 0.5 (i % 4) over them: numpy on the construction formula
@@ -94,7 +98,7 @@ async fn small_box_on_a_long_swath_reads_one_block() {
         format!("SELECT count(*), sum(sst) FROM {t} WHERE lat BETWEEN 10 AND 11 AND lon BETWEEN -30 AND -25")
     };
     let s = scan(&ctx, &q("t")).await;
-    assert_eq!(s.lines_read, 600);
+    assert_eq!(s.lines_read, 100);
     assert_eq!(s.rows, scan_rows_unpruned(&ctx, &q("t_mem")).await);
     assert_eq!(s.rows, ["270 6595.0"]);
 }
@@ -119,8 +123,8 @@ fn text_rows(batches: &[RecordBatch]) -> Vec<String> {
     out
 }
 
-/// time = j seconds since 2020-06-01: 00:20:00..00:25:00 is lines 1200..1500, block 1200..1800;
-/// a window that no block reaches reads nothing.
+/// time = j seconds since 2020-06-01: 00:20:00..00:25:00 is lines 1200..=1500, blocks 1200..1600
+/// (four of 100 lines); a window that no block reaches reads nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_window_and_empty_window_on_a_long_swath() {
     let ctx = with_table(&format!("{}/sample/swath_big.nc", common::fixtures_str())).await;
@@ -131,7 +135,7 @@ async fn time_window_and_empty_window_on_a_long_swath() {
         )
     };
     let s = scan(&ctx, &q("t")).await;
-    assert_eq!((s.lines_read, s.lines_total), (600, 2000));
+    assert_eq!((s.lines_read, s.lines_total), (400, 2000));
     assert_eq!(s.rows, scan_rows_unpruned(&ctx, &q("t_mem")).await);
     assert_eq!(s.rows, ["30100 1200 1500"]);
 
@@ -149,7 +153,18 @@ async fn explain_analyze_shows_lines_and_metrics() {
         .expect("explain analyze");
     let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).expect("format").to_string();
     let line = text.lines().find(|l| l.contains("SampleScanExec")).unwrap_or_else(|| panic!("no SampleScanExec:\n{text}"));
-    for part in ["pattern=swath", "lines=600/2000", "granules=1/1", "lat=[10, 11]", "lines_total=2.00 K", "lines_read=600", "lines_pruned=1.40 K", "bytes_read="] {
+    for part in [
+        "pattern=swath",
+        "lines=100/2000",
+        "blocks=1/20",
+        "granules=1/1",
+        "lat=[10, 11]",
+        "lines_total=2.00 K",
+        "lines_read=100",
+        "lines_pruned=1.90 K",
+        "blocks_read=1",
+        "bytes_read=",
+    ] {
         assert!(line.contains(part), "'{part}' missing from: {line}");
     }
 }
@@ -177,9 +192,9 @@ async fn ragged_trajectories_across_blocks() {
 }
 
 /// The real VIIRS L2P swath: a box at the swath's southern edge reads fewer lines than the
-/// granule has, with the same answer. (Blocks are ranges of whole lines, 49 lines of 1320 pixels
-/// here, and each spans most of the granule's latitudes: lat 62.3..62.6 is below the minimum of
-/// every block but the first two.)
+/// granule has, with the same answer. (Blocks are 64 lines x 256 cells here; lat 62.3..62.6 is
+/// only reached in the first 98 lines, so only blocks of the first two bands of 64 lines can hold
+/// it.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_viirs_small_box_prunes_lines() {
     let path = common::real_data().join("swath/VIIRS_NPP-NAVO-L2P-v3.0_subset.nc");
@@ -192,13 +207,13 @@ async fn real_viirs_small_box_prunes_lines() {
     };
     let s = scan(&ctx, &q("t")).await;
     assert_eq!(s.lines_total, 768);
-    assert_eq!(s.lines_read, 98, "two blocks of 49 lines");
+    assert_eq!(s.lines_read, 128, "two bands of 64 lines");
     assert_eq!(s.lines_read + s.lines_pruned, s.lines_total);
     assert_eq!(s.rows, scan_rows_unpruned(&ctx, &q("t_mem")).await);
 
-    // Pixel times (time + sst_dtime) rise by 5.25 s per block: 28..33 s after the reference
-    // time (20:37:02) are blocks 245..294 and 294..343. Pixels without sst_dtime have no time,
-    // so they do not stretch the blocks' time ranges.
+    // Pixel times (time + sst_dtime) rise by about 0.107 s per line: 28..33 s after the
+    // reference time (20:37:02) are lines 261..308, all in the band 256..320. Pixels without
+    // sst_dtime have no time, so they do not stretch the blocks' time ranges.
     let q = |t: &str| {
         format!(
             "SELECT count(*), avg(sea_surface_temperature) FROM {t} WHERE quality_level = 5 \
@@ -206,7 +221,19 @@ async fn real_viirs_small_box_prunes_lines() {
         )
     };
     let s = scan(&ctx, &q("t")).await;
-    assert_eq!(s.lines_read, 98, "two blocks of 49 lines");
+    assert_eq!(s.lines_read, 64, "one band of 64 lines");
+    assert_eq!(s.rows, scan_rows_unpruned(&ctx, &q("t_mem")).await);
+}
+
+/// A box in the middle of the real VIIRS swath: every band of lines reaches its latitudes, but
+/// only a few blocks of 256 cells across the swath reach its longitudes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_viirs_box_in_mid_swath_reads_few_blocks() {
+    let path = common::real_data().join("swath/VIIRS_NPP-NAVO-L2P-v3.0_subset.nc");
+    let ctx = with_table(&path.to_string_lossy()).await;
+    let q = |t: &str| format!("SELECT count(*), count(lat), sum(row), sum(cell) FROM {t} WHERE lat BETWEEN 65 AND 66 AND lon BETWEEN -160 AND -158");
+    let s = scan(&ctx, &q("t")).await;
+    assert!(s.blocks_read * 4 < s.blocks_total, "{} of {} blocks read", s.blocks_read, s.blocks_total);
     assert_eq!(s.rows, scan_rows_unpruned(&ctx, &q("t_mem")).await);
 }
 
