@@ -20,7 +20,7 @@ use oceanql_connectors::{GridInfo, GridReader, decode, location};
 
 use crate::grid_scan::GridScanExec;
 use crate::sample_table::{SampleProduct, SampleTable};
-use crate::window::{Window, is_window_filter};
+use crate::window::{Window, window_pushdown};
 
 /// The storage formats of gridded products.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -253,16 +253,7 @@ impl TableProvider for GridTable {
 
     /// Window filters prune granules and chunks but rows still need the filter: Inexact.
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
-        Ok(filters
-            .iter()
-            .map(|f| {
-                if is_window_filter(f) {
-                    TableProviderFilterPushDown::Inexact
-                } else {
-                    TableProviderFilterPushDown::Unsupported
-                }
-            })
-            .collect())
+        Ok(window_pushdown(filters))
     }
 
     async fn scan(

@@ -55,7 +55,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use oceanql_connectors::cf::{TimeUnits, normalize_lon};
 
-use crate::window::{Interval, Ranges, Window, is_window_filter};
+use crate::window::{Interval, Ranges, Window, window_pushdown};
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -931,16 +931,7 @@ impl TableProvider for InsituTable {
 
     /// Filters on time/lat/lon/depth prune Parquet row groups; rows still need them: Inexact.
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
-        Ok(filters
-            .iter()
-            .map(|f| {
-                if is_window_filter(f) {
-                    TableProviderFilterPushDown::Inexact
-                } else {
-                    TableProviderFilterPushDown::Unsupported
-                }
-            })
-            .collect())
+        Ok(window_pushdown(filters))
     }
 
     async fn scan(

@@ -18,7 +18,7 @@ use oceanql_connectors::sample::{BlockSummary, CoordNames, Pattern, SampleLayout
 
 use crate::grid_table::GridFormat;
 use crate::sample_scan::SampleScanExec;
-use crate::window::{Window, is_window_filter};
+use crate::window::{Window, window_pushdown};
 
 /// Samples per block: the unit of pruning (by the block's coordinate bounds) and of reading.
 pub const BLOCK_ROWS: usize = 1 << 16;
@@ -203,16 +203,7 @@ impl TableProvider for SampleTable {
 
     /// Window filters prune blocks but rows still need the filter: Inexact.
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
-        Ok(filters
-            .iter()
-            .map(|f| {
-                if is_window_filter(f) {
-                    TableProviderFilterPushDown::Inexact
-                } else {
-                    TableProviderFilterPushDown::Unsupported
-                }
-            })
-            .collect())
+        Ok(window_pushdown(filters))
     }
 
     async fn scan(

@@ -150,6 +150,13 @@ impl Window {
     }
 }
 
+/// How a table answers `supports_filters_pushdown`: window filters prune what
+/// is read, but rows still need the filter (Inexact); others are not pushed.
+pub fn window_pushdown(filters: &[&Expr]) -> Vec<datafusion::logical_expr::TableProviderFilterPushDown> {
+    use datafusion::logical_expr::TableProviderFilterPushDown::{Inexact, Unsupported};
+    filters.iter().map(|f| if is_window_filter(f) { Inexact } else { Unsupported }).collect()
+}
+
 /// Whether a filter constrains only window columns in a form [`Window::from_filters`] understands.
 pub fn is_window_filter(expr: &Expr) -> bool {
     match expr {
