@@ -391,20 +391,30 @@ impl SampleLayout {
         let swath = self.pattern == Pattern::Swath && self.dims.len() == 2;
         let (target, width) =
             if swath { (target_rows.min(SWATH_ROWS), self.aligned(SWATH_CELLS, 1, inner)) } else { (target_rows, inner) };
-        let lines = self.aligned((target / width.max(1)).max(1), 0, n);
+        let lines = self.aligned((target / width.max(1)).max(1), 0, n).max(1);
+        // Blocks shorter than a chunk go chunk by chunk (all the blocks of one chunk in a row),
+        // so that a chunk is inflated once and kept for its next blocks.
+        let band = self.chunk_along(0, n).max(lines) / lines * lines;
         let mut blocks = Vec::new();
-        for l in (0..n).step_by(lines.max(1)) {
+        for b in (0..n).step_by(band) {
             for c in (0..inner).step_by(width.max(1)) {
-                blocks.push(Block { lines: (l, (l + lines).min(n)), cells: (c, (c + width).min(inner)) });
+                for l in (b..(b + band).min(n)).step_by(lines) {
+                    blocks.push(Block { lines: (l, (l + lines).min(n)), cells: (c, (c + width).min(inner)) });
+                }
             }
         }
         blocks
     }
 
+    /// The latitude's chunk length along sample dimension `k` (1 when it has none), at most `len`.
+    fn chunk_along(&self, k: usize, len: usize) -> usize {
+        let chunk = self.lat.dims.iter().position(|d| *d == DimMap::Sample(k)).map_or(1, |i| self.lat.chunks[i]);
+        chunk.clamp(1, len.max(1))
+    }
+
     /// `per` rounded down to whole chunks of the latitude along sample dimension `k` (when it holds one).
     fn aligned(&self, per: usize, k: usize, len: usize) -> usize {
-        let chunk = self.lat.dims.iter().position(|d| *d == DimMap::Sample(k)).map_or(1, |i| self.lat.chunks[i]);
-        let chunk = chunk.clamp(1, len.max(1));
+        let chunk = self.chunk_along(k, len);
         let per = per.min(len.max(1));
         if per >= chunk { per / chunk * chunk } else { per }
     }
@@ -459,10 +469,20 @@ impl SampleLayout {
             }
             None => None,
         };
+        // Times repeat (one per granule or per line): convert each distinct run once.
+        let mut last: Option<(f64, Option<i64>)> = None;
         let micros: TimestampMicrosecondArray = (0..values.len())
             .map(|i| {
                 let v = values.value(i);
-                let base = (!values.is_null(i)).then(|| t.units.to_micros(v)).flatten()?;
+                let base = match last {
+                    _ if values.is_null(i) => None,
+                    Some((prev, us)) if prev == v => us,
+                    _ => {
+                        let us = t.units.to_micros(v);
+                        last = Some((v, us));
+                        us
+                    }
+                }?;
                 // A pixel without its offset has no known time (as reference + NaT in xarray):
                 // the reference time would be up to a whole granule off, and would widen
                 // every block's time range to the reference time, defeating time pruning.
@@ -516,6 +536,9 @@ impl SampleLayout {
 
     /// For each sample of the block, the index of its (first) raw element.
     fn order(&self, var: &SampleVar, counts: &[usize], block: &Block) -> Vec<usize> {
+        if !var.dims.iter().any(|d| matches!(d, DimMap::Sample(_) | DimMap::Instance)) {
+            return vec![0; block.rows()]; // one value for every sample (GHRSST's reference time)
+        }
         let (start, end) = block.lines;
         let mut strides = vec![0usize; counts.len()];
         let mut s = 1;

@@ -1,4 +1,5 @@
-"""OceanQL vs xarray+dask on the demo SST product: same queries, same machine, one run.
+"""OceanQL vs xarray+dask on the demo SST product, and OceanQL vs an xarray loop over
+L2P-like swath files: same queries, same machine, one run.
 
 Each query runs warm (the OS page cache holds the files after a first run),
 best of 3, end to end: OceanQL as the `oceanql` binary (process start, catalog
@@ -32,8 +33,9 @@ def box(ds):
     return ds.sst.sel(lat=slice(*BOX["lat"]), lon=slice(lo, hi))
 
 
-def oceanql(binary, data, sql):
-    cmd = [binary, "-q", "--format", "csv", "-f", os.path.join(data, "catalog.sql"), "-c", sql]
+def oceanql(binary, data, sql, ddl=None):
+    setup = ["-c", ddl] if ddl else ["-f", os.path.join(data, "catalog.sql")]
+    cmd = [binary, "-q", "--format", "csv", *setup, "-c", sql]
     t = time.perf_counter()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return time.perf_counter() - t, out
@@ -83,12 +85,107 @@ def main():
             check(name, table, got, want)
             n = cells if "full" in name else box(probe).size
             rows.append([name, table, f"{t_oq:.2f}", f"{t_xr:.2f}", f"{t_xr / t_oq:.1f}x", f"{n / t_oq / 1e6:.1f}", f"{n * 2 / t_oq / 1e6:.1f}"])
+    rows.extend(swath_rows(a.oceanql, a.data))
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, xarray {xr.__version__}")
-    print(f"Data: {a.data} ({cells:,} cells of int16 sst)\n")
+    print(f"Data: {a.data} ({cells:,} cells of int16 sst; {SWATHS} swaths of {LINES} x {CELLS} pixels)\n")
     for i, r in enumerate(rows):
         print("| " + " | ".join(r) + " |")
         if i == 0:
             print("|" + "---|" * len(r))
+
+
+# ---------------------------------------------------------------------------------------------
+# Swaths: GHRSST L2P-like files (2-D lat/lon, packed int16 SST, quality_level, sst_dtime), each a
+# band of an orbit; OceanQL's swath table against the loop a notebook runs over the files.
+# ---------------------------------------------------------------------------------------------
+SWATHS, LINES, CELLS = 24, 2000, 1000
+SWATH_BOX = dict(lat=(20.0, 30.0), lon=(-40.0, -30.0))
+SWATH_QUERIES = {
+    "swath full-scan mean, quality 5": (
+        "SELECT avg(sea_surface_temperature) AS mean, count(sea_surface_temperature) AS n FROM swaths WHERE quality_level = 5",
+        None,
+    ),
+    "swath box mean, quality 5 (20-30N, 40-30W)": (
+        "SELECT avg(sea_surface_temperature) AS mean, count(sea_surface_temperature) AS n FROM swaths "
+        "WHERE quality_level = 5 AND lat BETWEEN 20 AND 30 AND lon BETWEEN -40 AND -30",
+        SWATH_BOX,
+    ),
+}
+
+
+def make_swaths(folder):
+    """Writes the swath files once (deterministic)."""
+    if os.path.exists(os.path.join(folder, ".complete")):
+        return
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(7)
+    j, i = np.meshgrid(np.arange(LINES), np.arange(CELLS), indexing="ij")
+    t = j / (LINES - 1)
+    for k in range(SWATHS):
+        lat = (-75 + 150 * t + 0.01 * (i - CELLS / 2) * np.cos(np.pi * t)).astype(np.float32)
+        lon = -180 + 15 * k + 25 * (i / CELLS - 0.5) + 40 * t
+        lon = (((lon + 180) % 360) - 180).astype(np.float32)
+        sst = 273.15 + 28 * np.cos(np.radians(lat)) + rng.normal(0, 0.3, lat.shape)
+        raw = np.round((sst - 273.15) / 0.01).astype(np.int16)
+        raw[rng.random(lat.shape) < 0.3] = -32768  # clouds
+        ql = rng.integers(0, 6, lat.shape).astype(np.int8)
+        dtime = np.round(j * 0.15 / 0.25).astype(np.int16)
+        enc3 = dict(zlib=True, complevel=4, shuffle=True, chunksizes=(1, 256, 256))
+        ds = xr.Dataset(
+            {
+                "lat": (("nj", "ni"), lat, {"standard_name": "latitude", "units": "degrees_north"}),
+                "lon": (("nj", "ni"), lon, {"standard_name": "longitude", "units": "degrees_east"}),
+                "sea_surface_temperature": (("time", "nj", "ni"), raw[None], {"units": "kelvin"}),
+                "quality_level": (("time", "nj", "ni"), ql[None]),
+                "sst_dtime": (("time", "nj", "ni"), dtime[None], {"units": "second"}),
+            },
+            coords={"time": ("time", np.array([1230768000 + 6000 * k], dtype=np.int32), {"standard_name": "time", "units": "seconds since 1981-01-01"})},
+        )
+        encoding = {
+            "lat": dict(zlib=True, complevel=4, chunksizes=(256, 256)),
+            "lon": dict(zlib=True, complevel=4, chunksizes=(256, 256)),
+            "sea_surface_temperature": dict(enc3, _FillValue=np.int16(-32768), scale_factor=0.01, add_offset=273.15, dtype="int16"),
+            "quality_level": dict(enc3, dtype="int8"),
+            "sst_dtime": dict(enc3, scale_factor=0.25, dtype="int16"),
+        }
+        for v in ("sea_surface_temperature", "quality_level", "sst_dtime"):
+            ds[v].encoding = {}
+        ds["sea_surface_temperature"].values = np.where(raw == -32768, np.nan, raw * 0.01 + 273.15)[None]
+        ds["sst_dtime"].values = (dtime * 0.25)[None]
+        ds.to_netcdf(os.path.join(folder, f"swath_{k:02d}.nc"), encoding=encoding)
+    open(os.path.join(folder, ".complete"), "w").close()
+
+
+def xr_swaths(files, box):
+    """What a notebook does: open each file, mask, accumulate."""
+    n, total = 0, 0.0
+    for f in files:
+        with xr.open_dataset(f) as ds:
+            sst = ds.sea_surface_temperature.isel(time=0).values
+            m = (ds.quality_level.isel(time=0).values == 5) & ~np.isnan(sst)
+            if box:
+                lat, lon = ds.lat.values, ds.lon.values
+                m &= (lat >= box["lat"][0]) & (lat <= box["lat"][1]) & (lon >= box["lon"][0]) & (lon <= box["lon"][1])
+            n += int(m.sum())
+            total += float(sst[m].astype(np.float64).sum())
+    return total / n, n
+
+
+def swath_rows(binary, data):
+    folder = os.path.join(data, "swaths")
+    make_swaths(folder)
+    files = sorted(glob.glob(os.path.join(folder, "*.nc")))
+    ddl = f"CREATE EXTERNAL TABLE swaths STORED AS NETCDF LOCATION '{folder}/*.nc'"
+    rows = []
+    for name, (sql, box) in SWATH_QUERIES.items():
+        oq = [oceanql(binary, data, sql, ddl) for _ in range(REPEAT)]
+        t_oq = min(t for t, _ in oq)
+        got = parse(oq[0][1])
+        t_xr, want = best(lambda: xr_swaths(files, box))
+        check(name, "swaths", got, want)
+        n = SWATHS * LINES * CELLS
+        rows.append([name, "swaths (NetCDF-4 L2P)", f"{t_oq:.2f}", f"{t_xr:.2f}", f"{t_xr / t_oq:.1f}x", f"{n / t_oq / 1e6:.1f}", f"{n * 2 / t_oq / 1e6:.1f}"])
+    return rows
 
 
 def check(name, table, got, want):
