@@ -8,18 +8,16 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, DictionaryArray, Float64Array, Int32Array, StringArray, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{Int32Type, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::stats::Precision;
 use datafusion::common::{Statistics, internal_err};
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, Time};
 use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::{
-    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-    ReplaceChildrenOptions,
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
 use oceanql_connectors::{GridInfo, GridReader, Slab, VarInfo, decode};
 
@@ -232,7 +230,7 @@ impl DisplayAs for GridScanExec {
         let w = &self.window;
         for (name, r) in [("time", &w.time), ("depth", &w.depth), ("lat", &w.lat), ("lon", &w.lon)] {
             if !r.is_all() {
-                write!(f, ", {name}={}", describe_ranges(r, name == "time"))?;
+                write!(f, ", {name}={}", r.describe(name == "time"))?;
             }
         }
         if let Some(l) = self.limit {
@@ -240,23 +238,6 @@ impl DisplayAs for GridScanExec {
         }
         Ok(())
     }
-}
-
-pub(crate) fn describe_ranges(r: &Ranges, time: bool) -> String {
-    let show = |x: f64| {
-        if !x.is_finite() {
-            return if x < 0.0 { "-inf".to_string() } else { "inf".to_string() };
-        }
-        if time { oceanql_connectors::cf::format_micros(x as i64) } else { format!("{x}") }
-    };
-    let parts: Vec<String> = r
-        .0
-        .iter()
-        .map(|i| {
-            format!("{}{}, {}{}", if i.lo_incl { "[" } else { "(" }, show(i.lo), show(i.hi), if i.hi_incl { "]" } else { ")" })
-        })
-        .collect();
-    if parts.is_empty() { "{}".into() } else { parts.join(" ∪ ") }
 }
 
 impl ExecutionPlan for GridScanExec {
@@ -268,28 +249,7 @@ impl ExecutionPlan for GridScanExec {
         &self.cache
     }
 
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
-        _options: ReplaceChildrenOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
-    }
+    crate::leaf_exec_methods!();
 
     /// The scan emits exactly the cells of its units: an exact row count per partition.
     fn statistics_from_inputs(&self, _input_stats: &[Arc<Statistics>], args: &StatisticsArgs) -> Result<Arc<Statistics>> {

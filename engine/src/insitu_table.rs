@@ -28,7 +28,6 @@ use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Int6
 use datafusion::catalog::{Session, TableProvider, TableProviderFactory};
 use datafusion::common::config::CsvOptions;
 use datafusion::common::parsers::CompressionTypeVariant;
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Column, DFSchema, DataFusionError, internal_err, plan_datafusion_err, plan_err};
 use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::FileFormat;
@@ -47,8 +46,7 @@ use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-    ReplaceChildrenOptions,
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
 use datafusion::scalar::ScalarValue;
 use futures::stream::BoxStream;
@@ -1161,7 +1159,7 @@ impl DisplayAs for InsituScanExec {
         let w = &self.window;
         for (name, r) in [("time", &w.time), ("depth", &w.depth), ("lat", &w.lat), ("lon", &w.lon)] {
             if !r.is_all() {
-                write!(f, ", {name}={}", describe_ranges(r, name == "time"))?;
+                write!(f, ", {name}={}", r.describe(name == "time"))?;
             }
         }
         if !predicates.is_empty() {
@@ -1174,27 +1172,6 @@ impl DisplayAs for InsituScanExec {
     }
 }
 
-fn describe_ranges(r: &Ranges, time: bool) -> String {
-    let show = |x: f64| match (x.is_finite(), time) {
-        (false, _) => if x < 0.0 { "-inf" } else { "inf" }.to_string(),
-        (true, true) => oceanql_connectors::cf::format_micros(x as i64),
-        (true, false) => format!("{x}"),
-    };
-    let parts: Vec<String> =
-        r.0.iter()
-            .map(|i| {
-                format!(
-                    "{}{}, {}{}",
-                    if i.lo_incl { "[" } else { "(" },
-                    show(i.lo),
-                    show(i.hi),
-                    if i.hi_incl { "]" } else { ")" }
-                )
-            })
-            .collect();
-    if parts.is_empty() { "{}".into() } else { parts.join(" ∪ ") }
-}
-
 impl ExecutionPlan for InsituScanExec {
     fn name(&self) -> &'static str {
         "InsituScanExec"
@@ -1204,28 +1181,7 @@ impl ExecutionPlan for InsituScanExec {
         &self.cache
     }
 
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
-        _options: ReplaceChildrenOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
-    }
+    crate::leaf_exec_methods!();
 
     /// Our counters plus those of the files' scans (Parquet row groups pruned, bytes read...).
     fn metrics(&self) -> Option<MetricsSet> {

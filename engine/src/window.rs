@@ -90,6 +90,24 @@ impl Ranges {
         runs
     }
 
+    /// The ranges as text for EXPLAIN: `[lo, hi] ∪ (lo, hi)`; times as ISO 8601.
+    pub fn describe(&self, time: bool) -> String {
+        let show = |x: f64| {
+            if !x.is_finite() {
+                return if x < 0.0 { "-inf".to_string() } else { "inf".to_string() };
+            }
+            if time { oceanql_connectors::cf::format_micros(x as i64) } else { format!("{x}") }
+        };
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|i| {
+                format!("{}{}, {}{}", if i.lo_incl { "[" } else { "(" }, show(i.lo), show(i.hi), if i.hi_incl { "]" } else { ")" })
+            })
+            .collect();
+        if parts.is_empty() { "{}".into() } else { parts.join(" ∪ ") }
+    }
+
     /// Whether any value in [lo, hi] may match.
     pub fn overlaps(&self, lo: f64, hi: f64) -> bool {
         let probe = Interval { lo, lo_incl: true, hi, hi_incl: true };
