@@ -65,6 +65,27 @@ pub enum AttrValue {
     Numbers(Vec<f64>),
 }
 
+/// Attributes as a JSON object: text as strings, one number as a number, several as an array.
+pub fn attrs_json(attrs: &BTreeMap<String, AttrValue>) -> String {
+    let object: serde_json::Map<String, serde_json::Value> = attrs
+        .iter()
+        .map(|(k, v)| {
+            let value = match v {
+                AttrValue::Text(t) => serde_json::Value::from(t.as_str()),
+                AttrValue::Numbers(n) if n.len() == 1 => number(n[0]),
+                AttrValue::Numbers(n) => serde_json::Value::Array(n.iter().map(|x| number(*x)).collect()),
+            };
+            (k.clone(), value)
+        })
+        .collect();
+    serde_json::Value::Object(object).to_string()
+}
+
+/// A JSON number, or null for NaN and infinities (which JSON cannot hold).
+fn number(x: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
 impl AttrValue {
     pub fn as_text(&self) -> Option<&str> {
         match self {

@@ -195,6 +195,9 @@ pub trait GridReader: Send + Sync + std::fmt::Debug {
     /// the variable's dimensions). Returns the values and the number of bytes
     /// of chunk data fetched from storage to produce them.
     fn read_raw(&self, var: &VarInfo, start: &[usize], count: &[usize]) -> Result<(RawValues, u64)>;
+
+    /// The granule's global attributes.
+    fn global_attrs(&self) -> &BTreeMap<String, crate::cf::AttrValue>;
 }
 
 /// A variable as a format lists it, before the grid is recognised.

@@ -58,6 +58,33 @@ pub fn expand(location: &str, extensions: &[&str], dirs_are_granules: bool) -> R
     Ok(found.into_iter().map(|p| p.to_string_lossy().into_owned()).collect())
 }
 
+/// Size in bytes and modification time (microseconds since the epoch) of a
+/// granule: a file's, or for a directory (a Zarr store) the sum of its files'
+/// sizes and the latest of their times. What the index compares to know
+/// whether a granule changed.
+pub fn version(path: &str) -> Result<(u64, i64)> {
+    if store::is_remote(path) {
+        return store::remote_version(path);
+    }
+    let local = path.strip_prefix("file://").unwrap_or(path);
+    let mut total = (0u64, 0i64);
+    add_version(Path::new(local), &mut total).map_err(|e| plan_datafusion_err!("{path}: {e}"))?;
+    Ok(total)
+}
+
+fn add_version(path: &Path, total: &mut (u64, i64)) -> std::io::Result<()> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            add_version(&entry?.path(), total)?;
+        }
+        return Ok(());
+    }
+    let modified = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+    *total = (total.0 + meta.len(), total.1.max(modified));
+    Ok(())
+}
+
 fn matches_nothing(location: &str, extensions: &[&str], dirs_are_granules: bool) -> datafusion::error::DataFusionError {
     let what = if dirs_are_granules { "Zarr store" } else { "file" };
     plan_datafusion_err!(

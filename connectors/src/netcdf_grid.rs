@@ -210,6 +210,10 @@ impl GridReader for NetcdfGrid {
         &self.info
     }
 
+    fn global_attrs(&self) -> &std::collections::BTreeMap<String, crate::cf::AttrValue> {
+        self.source.global_attrs()
+    }
+
     fn read_raw(&self, var: &VarInfo, start: &[usize], count: &[usize]) -> Result<(RawValues, u64)> {
         self.source.read(self.source.var(&var.name)?, start, count)
     }

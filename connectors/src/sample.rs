@@ -575,12 +575,12 @@ fn text_at(raw: &[u8], at: usize, width: usize) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-fn as_f64(array: &ArrayRef) -> Result<Float64Array> {
+pub fn as_f64(array: &ArrayRef) -> Result<Float64Array> {
     let c = cast(array, &DataType::Float64)?;
     Ok(c.as_any().downcast_ref::<Float64Array>().cloned().unwrap_or_else(|| Float64Array::from(vec![None::<f64>; array.len()])))
 }
 
-fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+pub fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     values.fold(None, |acc, x| match acc {
         None => Some((x, x)),
         Some((lo, hi)) => Some((lo.min(x), hi.max(x))),
@@ -589,7 +589,7 @@ fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
 
 /// The narrowest longitude cover of some values: one range, or two when it
 /// is narrower to go across the antimeridian.
-fn lon_spans(lon: &Float64Array) -> Vec<(f64, f64)> {
+pub fn lon_spans(lon: &Float64Array) -> Vec<(f64, f64)> {
     let Some((lo, hi)) = min_max(lon.iter().flatten()) else { return vec![] };
     let Some((lo360, hi360)) = min_max(lon.iter().flatten().map(|x| if x < 0.0 { x + 360.0 } else { x })) else {
         return vec![];

@@ -254,6 +254,49 @@ where
     futures::executor::block_on(handle).map_err(|e| format!("object storage request failed: {e}"))
 }
 
+/// The bytes of the object at `url`; `None` when there is none.
+pub fn get_bytes(url: &str) -> Result<Option<Vec<u8>>> {
+    let (store, path) = resolve(url)?;
+    let got = block_on(async move {
+        match store.get(&path).await {
+            Ok(r) => r.bytes().await.map(Some),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    })
+    .map_err(|e| plan_datafusion_err!("{url}: {e}"))?;
+    got.map(|b| b.map(|b| b.to_vec())).map_err(|e| plan_datafusion_err!("{url}: {}", describe_error(url, &e)))
+}
+
+/// Writes `bytes` as the object at `url` (replacing it).
+pub fn put_bytes(url: &str, bytes: Vec<u8>) -> Result<()> {
+    let (store, path) = resolve(url)?;
+    block_on(async move { store.put(&path, bytes.into()).await })
+        .map_err(|e| plan_datafusion_err!("{url}: {e}"))?
+        .map_err(|e| plan_datafusion_err!("{url}: {}", describe_error(url, &e)))?;
+    Ok(())
+}
+
+/// Size and last-modified time (microseconds) of a remote granule: the
+/// object's, or for a store (a prefix) the sum of sizes and the latest time.
+pub fn remote_version(url: &str) -> Result<(u64, i64)> {
+    if let Some(meta) = KNOWN.lock().ok().and_then(|k| k.get(url).cloned()) {
+        return Ok((meta.size, meta.last_modified.timestamp_micros()));
+    }
+    let (store, path) = resolve(url)?;
+    let listed = block_on(async move {
+        let mut total = (0u64, 0i64);
+        let mut list = store.list(Some(&path));
+        while let Some(meta) = list.next().await {
+            let meta = meta?;
+            total = (total.0 + meta.size, total.1.max(meta.last_modified.timestamp_micros()));
+        }
+        Ok::<_, object_store::Error>(total)
+    })
+    .map_err(|e| plan_datafusion_err!("{url}: {e}"))?;
+    listed.map_err(|e| plan_datafusion_err!("{url}: {}", describe_error(url, &e)))
+}
+
 /// Turns an object_store error about `url` into a message a user can act on.
 pub fn describe_error(url: &str, err: &object_store::Error) -> String {
     let text = err.to_string();

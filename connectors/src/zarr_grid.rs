@@ -377,6 +377,10 @@ impl GridReader for ZarrGrid {
         &self.info
     }
 
+    fn global_attrs(&self) -> &std::collections::BTreeMap<String, crate::cf::AttrValue> {
+        self.source.global_attrs()
+    }
+
     fn read_raw(
         &self,
         var: &VarInfo,

@@ -437,6 +437,18 @@ fn coordinate_column(col: GridColumn, info: &GridInfo, slab: &Slab, _granule: us
     })
 }
 
+impl crate::tile_stats::TileStatsSource for GridScanExec {
+    // TODO(index): answer from the index's tile statistics.
+    fn split_by_stats(
+        &self,
+        _window: &Window,
+        _vars: &[&str],
+        _accept: &dyn Fn(&crate::tile_stats::TileStat) -> bool,
+    ) -> Result<Option<crate::tile_stats::StatsSplit>> {
+        Ok(None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

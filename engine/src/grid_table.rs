@@ -19,7 +19,8 @@ use oceanql_connectors::zarr_grid::{ZarrGrid, ZarrSource};
 use oceanql_connectors::{GridInfo, GridReader, decode, location};
 
 use crate::grid_scan::GridScanExec;
-use crate::sample_table::{SampleProduct, SampleTable};
+use crate::index::ProductIndex;
+use crate::indexing::{self, IndexSetting, ProductSpec};
 use crate::window::{Window, window_pushdown};
 
 /// The storage formats of gridded products.
@@ -58,7 +59,7 @@ impl GridFormat {
         sample::detect(self.open_source(path)?.as_ref())
     }
 
-    fn list_all(self, locations: &[String]) -> Result<Vec<String>> {
+    pub fn list_all(self, locations: &[String]) -> Result<Vec<String>> {
         let mut paths = Vec::new();
         for location in locations {
             paths.extend(self.list(location)?);
@@ -99,25 +100,29 @@ pub struct GridProduct {
     pub schema: SchemaRef,
     /// What each schema column is, in schema order.
     pub columns: Vec<GridColumn>,
+    /// What the product was created from.
+    pub spec: ProductSpec,
+    /// Its granule and tile index (with statistics when built by `oceanql index`).
+    pub index: Arc<ProductIndex>,
 }
 
 impl GridProduct {
-    /// Lists and opens every granule of `location`, checking that they share a grid.
-    pub fn open(format: GridFormat, locations: &[String]) -> Result<Self> {
-        let paths = format.list_all(locations)?;
-        Self::from_paths(format, &paths, locations.join(", "))
-    }
-
-    /// Opens the granules `paths`, checking that they share a grid.
-    pub fn from_paths(format: GridFormat, paths: &[String], location: String) -> Result<Self> {
-        let mut granules = Vec::with_capacity(paths.len());
-        for path in paths {
-            let reader = format.open(path)?;
-            granules.push(reader.info().clone());
-        }
-        check_same_grid(&granules)?;
-        let (schema, columns) = product_schema(&granules[0]);
-        Ok(GridProduct { format, location, granules, schema, columns })
+    /// The product of the index entries `index`: `first` (an opened granule)
+    /// gives the grid and the variables, each entry its own time axis.
+    pub fn from_index(spec: ProductSpec, first: GridInfo, index: Arc<ProductIndex>) -> Result<Self> {
+        let granules = index
+            .granules
+            .iter()
+            .map(|g| GridInfo {
+                granule: g.granule.clone(),
+                time: g.time_axis.clone().unwrap_or_else(|| vec![i64::MIN]),
+                has_time: g.time_axis.is_some(),
+                size_bytes: g.version.size,
+                ..first.clone()
+            })
+            .collect();
+        let (schema, columns) = product_schema(&first);
+        Ok(GridProduct { format: spec.format, location: spec.location(), granules, schema, columns, spec, index })
     }
 
     /// The first granule, which defines the grid and the variables.
@@ -126,8 +131,13 @@ impl GridProduct {
     }
 }
 
+/// Checks that `g` has the grid and the variables of `first`.
+pub(crate) fn check_same_grid(first: &GridInfo, g: &GridInfo) -> Result<()> {
+    check_granules(&[first.clone(), g.clone()])
+}
+
 /// Every granule must have the first one's lat/lon/depth axes and variables.
-fn check_same_grid(granules: &[GridInfo]) -> Result<()> {
+fn check_granules(granules: &[GridInfo]) -> Result<()> {
     let first = &granules[0];
     for g in &granules[1..] {
         let differs = |what: &str, a: usize, b: usize| {
@@ -180,7 +190,7 @@ fn check_same_grid(granules: &[GridInfo]) -> Result<()> {
 }
 
 /// The table schema of a product: coordinates, variables, provenance.
-fn product_schema(info: &GridInfo) -> (SchemaRef, Vec<GridColumn>) {
+pub(crate) fn product_schema(info: &GridInfo) -> (SchemaRef, Vec<GridColumn>) {
     let meta = |key: &str| -> HashMap<String, String> {
         info.coord_attrs.get(key).map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
     };
@@ -274,6 +284,7 @@ impl TableProvider for GridTable {
 /// (The storage keys, `aws.*`, are those of `oceanql_connectors::store::STORAGE_OPTIONS`.)
 const ACCEPTED_OPTIONS: &[&str] = &[
     "pattern",
+    "index",
     "time",
     "lat",
     "lon",
@@ -316,6 +327,11 @@ impl TableProviderFactory for GridTableFactory {
             })?),
             None => None,
         };
+        let index = match options.remove("index").as_deref().map(str::trim) {
+            None | Some("") => IndexSetting::Beside,
+            Some(v) if v.eq_ignore_ascii_case("none") || v.eq_ignore_ascii_case("off") => IndexSetting::Off,
+            Some(dir) => IndexSetting::At(dir.trim_end_matches('/').to_string()),
+        };
         let names = CoordNames {
             time: options.remove("time"),
             lat: options.remove("lat"),
@@ -341,32 +357,9 @@ impl TableProviderFactory for GridTableFactory {
         if !cmd.table_partition_cols.is_empty() {
             return plan_err!("CREATE EXTERNAL TABLE {}: PARTITIONED BY is not supported for gridded products", cmd.name);
         }
-        let format = self.format;
-        let locations = cmd.locations.clone();
-        tokio::task::spawn_blocking(move || open_table(format, pattern, &locations, &names))
+        let spec = ProductSpec { format: self.format, pattern, locations: cmd.locations.clone(), names, index };
+        tokio::task::spawn_blocking(move || indexing::open_product(&spec))
             .await
             .map_err(|e| plan_datafusion_err!("opening {}: {e}", cmd.locations.join(", ")))?
     }
-}
-
-/// Lists the granules of `locations` and opens them as a table of their pattern.
-fn open_table(
-    format: GridFormat,
-    pattern: Option<Pattern>,
-    locations: &[String],
-    names: &CoordNames,
-) -> Result<Arc<dyn TableProvider>> {
-    let paths = format.list_all(locations)?;
-    let Some(first) = paths.first() else {
-        return plan_err!("no granules found at {}", locations.join(", "));
-    };
-    let pattern = match pattern {
-        Some(p) => p,
-        None => format.detect_pattern(first)?,
-    };
-    let location = locations.join(", ");
-    if pattern == Pattern::Grid {
-        return Ok(Arc::new(GridTable::new(GridProduct::from_paths(format, &paths, location)?)));
-    }
-    Ok(Arc::new(SampleTable::new(SampleProduct::open(format, pattern, &paths, names, location)?)))
 }

@@ -5,12 +5,19 @@
 pub mod session;
 
 pub use session::create_context;
+pub mod footprint;
 pub mod grid_scan;
 pub mod grid_table;
+pub mod index;
+pub mod index_functions;
+pub mod index_store;
+pub mod indexing;
 pub mod insitu_table;
 pub mod sample_scan;
 pub mod sample_table;
 pub mod scan_stream;
+pub mod stats_aggregate;
+pub mod tile_stats;
 pub mod window;
 
 use std::sync::Arc;
@@ -24,10 +31,26 @@ pub fn table_pattern(provider: &Arc<dyn TableProvider>) -> Option<(&'static str,
         return Some(("grid", grid.product().granules.len()));
     }
     if let Some(sample) = provider.downcast_ref::<sample_table::SampleTable>() {
-        return Some((sample.product().pattern.name(), sample.product().granules.len()));
+        return Some((sample.product().pattern.name(), sample.product().granules().len()));
     }
     if let Some(insitu) = provider.downcast_ref::<insitu_table::InsituTable>() {
         return Some(("insitu", insitu.granules().len()));
     }
     None
+}
+
+/// What a NetCDF/Zarr table was created from (to index it), or `None` for other tables.
+pub fn product_spec(provider: &Arc<dyn TableProvider>) -> Option<&indexing::ProductSpec> {
+    if let Some(grid) = provider.downcast_ref::<grid_table::GridTable>() {
+        return Some(&grid.product().spec);
+    }
+    provider.downcast_ref::<sample_table::SampleTable>().map(|s| &s.product().spec)
+}
+
+/// The granule and tile index a NetCDF/Zarr table uses, or `None` for other tables.
+pub fn product_index(provider: &Arc<dyn TableProvider>) -> Option<&Arc<index::ProductIndex>> {
+    if let Some(grid) = provider.downcast_ref::<grid_table::GridTable>() {
+        return Some(&grid.product().index);
+    }
+    provider.downcast_ref::<sample_table::SampleTable>().map(|s| &s.product().index)
 }

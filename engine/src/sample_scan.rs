@@ -24,8 +24,9 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
 use oceanql_connectors::ArraySource;
-use oceanql_connectors::sample::{Block, BlockSummary, SampleLayout};
+use oceanql_connectors::sample::{Block, SampleLayout};
 
+use crate::index::Tile;
 use crate::sample_table::{SampleColumn, SampleProduct};
 use crate::scan_stream::{UnitReader, split, unit_stream};
 use crate::window::Window;
@@ -101,15 +102,16 @@ impl SampleScanExec {
 
 /// The blocks whose bounds intersect the window, as units of work.
 fn plan_units(product: &SampleProduct, window: &Window) -> (Vec<Unit>, PlanSummary) {
-    let mut summary = PlanSummary { granules_total: product.granules.len(), ..Default::default() };
+    let mut summary = PlanSummary { granules_total: product.granules().len(), ..Default::default() };
     let mut units = Vec::new();
-    for (g, granule) in product.granules.iter().enumerate() {
-        summary.lines_total += granule.layout.outer_len();
-        summary.blocks_total += granule.blocks.len();
-        let mut seen = vec![false; granule.layout.outer_len()];
+    for (g, granule) in product.granules().iter().enumerate() {
+        let lines = granule.lines();
+        summary.lines_total += lines;
+        summary.blocks_total += granule.tiles.len();
+        let mut seen = vec![false; lines];
         let mut first = true;
-        for summary_of_block in granule.blocks.iter().filter(|b| block_matches(b, window)) {
-            let block = summary_of_block.block;
+        for tile in granule.tiles.iter().filter(|t| tile_matches(t, window)) {
+            let block = tile.block();
             let fresh = &mut seen[block.lines.0..block.lines.1];
             let new_lines = fresh.iter().filter(|s| !**s).count();
             fresh.iter_mut().for_each(|s| *s = true);
@@ -123,8 +125,8 @@ fn plan_units(product: &SampleProduct, window: &Window) -> (Vec<Unit>, PlanSumma
     (units, summary)
 }
 
-/// Whether some sample of the block may lie in the window (missing coordinates match no constraint).
-fn block_matches(b: &BlockSummary, w: &Window) -> bool {
+/// Whether some sample of the tile may lie in the window (missing coordinates match no constraint).
+fn tile_matches(b: &Tile, w: &Window) -> bool {
     let lat = w.lat.is_all() || b.lat.is_some_and(|(lo, hi)| w.lat.overlaps(lo, hi));
     let lon = w.lon.is_all() || b.lon.iter().any(|&(lo, hi)| w.lon.overlaps(lo, hi));
     let time = w.time.is_all() || b.time.is_some_and(|(lo, hi)| w.time.overlaps(lo as f64, hi as f64));
@@ -217,7 +219,7 @@ struct PartitionReader {
     product: Arc<SampleProduct>,
     columns: Vec<SampleColumn>,
     schema: SchemaRef,
-    current: Option<(usize, Arc<dyn ArraySource>)>,
+    current: Option<(usize, Arc<dyn ArraySource>, Arc<SampleLayout>)>,
     granules_read: Count,
     lines_read: Count,
     blocks_read: Count,
@@ -231,15 +233,16 @@ impl PartitionReader {
         self.columns.iter().any(|c| !matches!(c, SampleColumn::Granule | SampleColumn::Index(_)))
     }
 
-    fn open(&mut self, granule: usize) -> Result<Arc<dyn ArraySource>> {
-        if let Some((g, src)) = &self.current
+    fn open(&mut self, granule: usize) -> Result<(Arc<dyn ArraySource>, Arc<SampleLayout>)> {
+        if let Some((g, src, layout)) = &self.current
             && *g == granule
         {
-            return Ok(src.clone());
+            return Ok((src.clone(), layout.clone()));
         }
-        let src = self.product.open_source(granule)?;
-        self.current = Some((granule, src.clone()));
-        Ok(src)
+        let (src, layout) = self.product.open(granule)?;
+        let layout = Arc::new(layout);
+        self.current = Some((granule, src.clone(), layout.clone()));
+        Ok((src, layout))
     }
 
     /// One column of a block read from the file.
@@ -274,8 +277,8 @@ impl UnitReader<Unit> for PartitionReader {
         let decode_time = self.decode_time.clone();
         let _timer = decode_time.timer();
         let product = self.product.clone();
-        let layout = &product.granules[unit.granule].layout;
-        let src = if self.needs_data() {
+        let path = &product.granules()[unit.granule].granule;
+        let opened = if self.needs_data() {
             self.granules_read.add(usize::from(unit.first_of_granule));
             self.lines_read.add(unit.new_lines);
             self.blocks_read.add(1);
@@ -285,10 +288,10 @@ impl UnitReader<Unit> for PartitionReader {
         };
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
         for (col, field) in self.columns.iter().zip(self.schema.fields()) {
-            let array = match (col, &src) {
-                (SampleColumn::Granule, _) => granule_column(&layout.granule, unit.rows)?,
+            let array = match (col, &opened) {
+                (SampleColumn::Granule, _) => granule_column(path, unit.rows)?,
                 (SampleColumn::Index(k), _) => index_column(unit, *k),
-                (_, Some(src)) => self.read_column(col, layout, src.as_ref(), unit)?,
+                (_, Some((src, layout))) => self.read_column(col, layout, src.as_ref(), unit)?,
                 (_, None) => return internal_err!("SampleScanExec: column read without an open granule"),
             };
             arrays.push(if array.data_type() == field.data_type() { array } else { cast(&array, field.data_type())? });
@@ -314,31 +317,41 @@ fn index_column(unit: &Unit, k: usize) -> ArrayRef {
     Arc::new(Int32Array::from(values))
 }
 
+impl crate::tile_stats::TileStatsSource for SampleScanExec {
+    // TODO(index): answer from the index's tile statistics.
+    fn split_by_stats(
+        &self,
+        _window: &Window,
+        _vars: &[&str],
+        _accept: &dyn Fn(&crate::tile_stats::TileStat) -> bool,
+    ) -> Result<Option<crate::tile_stats::StatsSplit>> {
+        Ok(None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::window::{Interval, Ranges};
 
-    const ONE: Block = Block { lines: (0, 1), cells: (0, 1) };
-
-    fn block(lat: (f64, f64), lon: Vec<(f64, f64)>) -> BlockSummary {
-        BlockSummary { block: ONE, lat: Some(lat), lon, time: Some((0, 10)) }
+    fn block(lat: Option<(f64, f64)>, lon: Vec<(f64, f64)>, time: Option<(i64, i64)>) -> Tile {
+        Tile { slice: vec![(0, 1)], time, lat, lon, footprint: None, rows: 1, coord_nulls: 0, stats: vec![] }
     }
 
     #[test]
     fn blocks_across_the_antimeridian_match_either_side() {
-        let b = block((0.0, 10.0), vec![(170.0, 180.0), (-180.0, -170.0)]);
+        let b = block(Some((0.0, 10.0)), vec![(170.0, 180.0), (-180.0, -170.0)], Some((0, 10)));
         let mut w = Window { lon: Ranges(vec![Interval { lo: -175.0, lo_incl: true, hi: -172.0, hi_incl: true }]), ..Default::default() };
-        assert!(block_matches(&b, &w));
+        assert!(tile_matches(&b, &w));
         w.lon = Ranges(vec![Interval { lo: 0.0, lo_incl: true, hi: 100.0, hi_incl: true }]);
-        assert!(!block_matches(&b, &w));
+        assert!(!tile_matches(&b, &w));
     }
 
     #[test]
     fn blocks_without_valid_coordinates_match_only_unconstrained_windows() {
-        let b = BlockSummary { block: ONE, lat: None, lon: vec![], time: None };
-        assert!(block_matches(&b, &Window::default()));
+        let b = block(None, vec![], None);
+        assert!(tile_matches(&b, &Window::default()));
         let w = Window { lat: Ranges(vec![Interval::point(1.0)]), ..Default::default() };
-        assert!(!block_matches(&b, &w));
+        assert!(!tile_matches(&b, &w));
     }
 }

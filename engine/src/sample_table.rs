@@ -14,9 +14,11 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use oceanql_connectors::ArraySource;
-use oceanql_connectors::sample::{BlockSummary, CoordNames, Pattern, SampleLayout, SampleVar};
+use oceanql_connectors::sample::{Pattern, SampleLayout, SampleVar};
 
 use crate::grid_table::GridFormat;
+use crate::index::{IndexedGranule, ProductIndex};
+use crate::indexing::ProductSpec;
 use crate::sample_scan::SampleScanExec;
 use crate::window::{Window, window_pushdown};
 
@@ -39,46 +41,105 @@ pub enum SampleColumn {
     Index(usize),
 }
 
-/// One granule: its layout and the space-time bounds of its blocks.
-#[derive(Debug)]
-pub struct SampleGranule {
-    pub layout: SampleLayout,
-    pub blocks: Vec<BlockSummary>,
-}
-
 /// All granules of one product, checked to share their columns.
 #[derive(Debug)]
 pub struct SampleProduct {
     pub format: GridFormat,
     pub pattern: Pattern,
     pub location: String,
-    pub granules: Vec<SampleGranule>,
     pub schema: SchemaRef,
     pub columns: Vec<SampleColumn>,
+    /// What the product was created from.
+    pub spec: ProductSpec,
+    /// Its granules and their tiles (the blocks a scan reads), with statistics
+    /// when built by `oceanql index`.
+    pub index: Arc<ProductIndex>,
 }
 
 impl SampleProduct {
-    /// Opens every granule of `paths` as `pattern` and summarises its blocks.
-    pub fn open(format: GridFormat, pattern: Pattern, paths: &[String], names: &CoordNames, location: String) -> Result<Self> {
-        let mut granules = Vec::with_capacity(paths.len());
-        for path in paths {
-            let src = format.open_source(path)?;
-            let layout = SampleLayout::new(src.as_ref(), pattern, names)?;
-            let blocks = layout.summarize(src.as_ref(), BLOCK_ROWS)?;
-            granules.push(SampleGranule { layout, blocks });
-        }
-        for g in &granules[1..] {
-            check_compatible(&granules[0].layout, &g.layout)?;
-        }
-        let layouts: Vec<&SampleLayout> = granules.iter().map(|g| &g.layout).collect();
-        let (schema, columns) = product_schema(&layouts)?;
-        Ok(SampleProduct { format, pattern, location, granules, schema, columns })
+    /// The product of the index entries `index`; granules are opened when a scan reads them.
+    pub fn from_index(spec: ProductSpec, index: Arc<ProductIndex>) -> Result<Self> {
+        let columns = columns_from_schema(&index.schema);
+        Ok(SampleProduct {
+            format: spec.format,
+            pattern: index.pattern,
+            location: spec.location(),
+            schema: index.schema.clone(),
+            columns,
+            spec,
+            index,
+        })
     }
 
-    /// Opens one granule's arrays for reading.
-    pub fn open_source(&self, granule: usize) -> Result<Arc<dyn ArraySource>> {
-        self.format.open_source(&self.granules[granule].layout.granule)
+    pub fn granules(&self) -> &[IndexedGranule] {
+        &self.index.granules
     }
+
+    /// Opens one granule's arrays and recognises its layout, for reading.
+    pub fn open(&self, granule: usize) -> Result<(Arc<dyn ArraySource>, SampleLayout)> {
+        let src = self.format.open_source(&self.index.granules[granule].granule)?;
+        let layout = SampleLayout::new(src.as_ref(), self.pattern, &self.spec.names)?;
+        Ok((src, layout))
+    }
+}
+
+/// What each column of a sample product's schema is, from the column names
+/// (the conventions of [`product_schema`]).
+fn columns_from_schema(schema: &Schema) -> Vec<SampleColumn> {
+    let mut index = 0;
+    schema
+        .fields()
+        .iter()
+        .map(|f| match f.name().as_str() {
+            "platform_id" => SampleColumn::PlatformId,
+            "time" => SampleColumn::Time,
+            "lat" => SampleColumn::Lat,
+            "lon" => SampleColumn::Lon,
+            "granule" => SampleColumn::Granule,
+            "depth" | "pressure" if f.metadata().contains_key("source_variable") => SampleColumn::Z,
+            _ if f.metadata().contains_key("dimension") && f.data_type() == &DataType::Int32 && !f.is_nullable() => {
+                index += 1;
+                SampleColumn::Index(index - 1)
+            }
+            name => SampleColumn::Var(name.to_string()),
+        })
+        .collect()
+}
+
+/// The schema of a product whose stored index has `stored` and whose
+/// granules opened now have `layouts`: the stored columns plus the variables
+/// only the opened granules have (a type conflict is an error).
+pub(crate) fn merged_schema(stored: Option<&SchemaRef>, layouts: &[&SampleLayout]) -> Result<SchemaRef> {
+    let Some(stored) = stored else {
+        return Ok(product_schema(layouts)?.0);
+    };
+    if layouts.is_empty() {
+        return Ok(stored.clone());
+    }
+    let fresh = product_schema(layouts)?.0;
+    let mut fields: Vec<Field> = stored.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let at = fields.iter().position(|f| f.name() == "granule").unwrap_or(fields.len());
+    let mut added = 0;
+    for (f, c) in fresh.fields().iter().zip(columns_from_schema(&fresh)) {
+        match stored.field_with_name(f.name()) {
+            Ok(old) if old.data_type() != f.data_type() && matches!(c, SampleColumn::Var(_)) => {
+                return Err(plan_datafusion_err!(
+                    "variable '{}' is {} in {}, but {} in the product's index",
+                    f.name(),
+                    f.data_type(),
+                    layouts[0].granule,
+                    old.data_type()
+                ));
+            }
+            Ok(_) => {}
+            Err(_) if matches!(c, SampleColumn::Var(_)) => {
+                fields.insert(at + added, f.as_ref().clone());
+                added += 1;
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(Arc::new(Schema::new(fields)))
 }
 
 /// The table schema: [platform_id], time, lat, lon, [depth|pressure], variables, granule, indices.
@@ -160,7 +221,7 @@ fn time_metadata(mut m: HashMap<String, String>, name: &str) -> HashMap<String, 
 }
 
 /// Every granule must have the first one's sample dimensions and vertical column name.
-fn check_compatible(first: &SampleLayout, other: &SampleLayout) -> Result<()> {
+pub(crate) fn check_compatible(first: &SampleLayout, other: &SampleLayout) -> Result<()> {
     let differs = |what: String| {
         plan_datafusion_err!("{}: {what}, unlike the first granule {} of this product", other.granule, first.granule)
     };

@@ -21,7 +21,11 @@ pub fn create_context() -> Result<SessionContext> {
 /// Same as [`create_context`] with a caller-supplied configuration.
 pub fn create_context_with(config: SessionConfig) -> Result<SessionContext> {
     let config = config.with_information_schema(true);
-    let state = SessionStateBuilder::new().with_config(config).with_default_features().build();
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(crate::stats_aggregate::TileStatsAggregate))
+        .build();
     let mut state = state;
     let factories = state.table_factories_mut();
     factories.insert("NETCDF".into(), Arc::new(GridTableFactory::new(GridFormat::Netcdf)));
@@ -36,6 +40,7 @@ pub fn create_context_with(config: SessionConfig) -> Result<SessionContext> {
     }
     let ctx = SessionContext::new_with_state(state);
     oceanql_udfs::register(&ctx)?;
+    crate::index_functions::register(&ctx);
     Ok(ctx)
 }
 

@@ -6,6 +6,7 @@ mod demo;
 mod error;
 mod exec;
 mod helper;
+mod index_cmd;
 mod print_format;
 mod progress;
 mod script;
@@ -30,6 +31,7 @@ Examples:
   oceanql -c \"SELECT * FROM 'drifters.parquet' LIMIT 5\" --format json
   oceanql -f query.sql -o result.parquet   write the last statement's result to a file
   oceanql demo ./oceanql-demo              write the demo data and its catalog.sql
+  oceanql index -f catalog.sql [TABLE...]  build/refresh the granule and tile index
   oceanql --demo                           open the REPL on the demo data
   oceanql --demo -c '\\d'                   list the demo tables
 
@@ -92,6 +94,21 @@ enum Subcommands {
         #[arg(long)]
         benchmark: bool,
     },
+    /// Build or refresh the granule/tile index of tables: footprints, bounds and
+    /// per-tile statistics, as Parquet beside the data (only new or changed files are read)
+    Index {
+        /// SQL files that create the tables (the catalog), run first (repeatable)
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// SQL that creates tables (repeatable)
+        #[arg(short = 'c', long = "command", value_name = "SQL")]
+        commands: Vec<String>,
+        /// Print nothing but errors
+        #[arg(short, long)]
+        quiet: bool,
+        /// Tables to index [default: every NetCDF and Zarr table of the catalog]
+        tables: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -113,8 +130,12 @@ fn fail(err: &datafusion::error::DataFusionError) -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<()> {
-    if let Some(Subcommands::Demo { dir, benchmark }) = &args.command {
-        return write_demo_and_report(&DemoOptions { dir: dir.clone(), benchmark: *benchmark });
+    match args.command {
+        Some(Subcommands::Demo { dir, benchmark }) => return write_demo_and_report(&DemoOptions { dir, benchmark }),
+        Some(Subcommands::Index { files, commands, quiet, tables }) => {
+            return index_cmd::run(index_cmd::IndexArgs { files, commands, tables, quiet }).await;
+        }
+        None => {}
     }
     let interactive = args.files.is_empty() && args.commands.is_empty() && std::io::stdin().is_terminal();
     let target = output_target(&args, interactive)?;

@@ -1,0 +1,281 @@
+//! From LOCATIONs to a product's index: list the granules, reuse the index
+//! entries of those unchanged since it was written (same size and
+//! modification time), build the others, drop the removed ones.
+//!
+//! Creating a table does this without statistics (a product without an
+//! index still works: footprints and bounds are computed then and kept in
+//! memory); `oceanql index` does it with statistics and writes the result.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::common::{plan_datafusion_err, plan_err};
+use datafusion::error::Result;
+use oceanql_connectors::sample::{CoordNames, Pattern, SampleLayout};
+use oceanql_connectors::{ArraySource, GridInfo, GridReader, location};
+
+use crate::grid_table::{GridFormat, GridProduct, check_same_grid, product_schema as grid_schema};
+use crate::index::{self, IndexedGranule, ProductIndex, Version};
+use crate::index_store;
+use crate::sample_table::{self, BLOCK_ROWS, SampleProduct};
+use crate::tile_stats::VarStats;
+
+/// Where a product's index is kept (OPTIONS 'index').
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IndexSetting {
+    /// `.oceanql-index/` beside the data.
+    Beside,
+    /// A directory (local or s3://) named by the user.
+    At(String),
+    /// `'none'`: no index is read or written.
+    Off,
+}
+
+/// What defines a product: format, LOCATIONs and the options that change its rows.
+#[derive(Clone, Debug)]
+pub struct ProductSpec {
+    pub format: GridFormat,
+    /// The pattern named in OPTIONS, if any.
+    pub pattern: Option<Pattern>,
+    pub locations: Vec<String>,
+    pub names: CoordNames,
+    pub index: IndexSetting,
+}
+
+impl ProductSpec {
+    /// The text that identifies the product (hashed into its index directory name).
+    pub fn key(&self) -> String {
+        let n = &self.names;
+        format!(
+            "{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            self.format.name(),
+            self.locations.join("\n"),
+            self.pattern.map_or("", |p| p.name()),
+            n.time,
+            n.lat,
+            n.lon,
+            n.depth,
+            n.platform_id
+        )
+    }
+
+    /// The directory of the product's index; `None` when indexing is off.
+    pub fn index_dir(&self) -> Option<String> {
+        match &self.index {
+            IndexSetting::Beside => Some(index_store::default_location(&self.locations, &self.key())),
+            IndexSetting::At(dir) => Some(dir.clone()),
+            IndexSetting::Off => None,
+        }
+    }
+
+    pub fn location(&self) -> String {
+        self.locations.join(", ")
+    }
+}
+
+/// What a refresh did, by granule.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Refresh {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+    pub unchanged: usize,
+}
+
+impl Refresh {
+    pub fn summary(&self) -> String {
+        format!(
+            "{} added, {} changed, {} removed, {} unchanged",
+            self.added.len(),
+            self.changed.len(),
+            self.removed.len(),
+            self.unchanged
+        )
+    }
+}
+
+/// A product's index entries brought up to date, and the granules opened to do it.
+pub struct Collected {
+    pub index: ProductIndex,
+    pub refresh: Refresh,
+    /// A grid product's first granule, opened (it defines the grid and the schema).
+    pub first_grid: Option<GridInfo>,
+}
+
+/// Lists the product's granules and brings their index entries up to date:
+/// kept from the stored index when unchanged (and with statistics when
+/// `stats` asks for them), else read from the granule. `progress(done, total)`
+/// is called after each granule.
+pub fn collect(spec: &ProductSpec, stats: bool, progress: &dyn Fn(usize, usize)) -> Result<Collected> {
+    let paths = spec.format.list_all(&spec.locations)?;
+    let Some(first) = paths.first() else {
+        return plan_err!("no granules found at {}", spec.location());
+    };
+    let stored = match spec.index_dir() {
+        Some(dir) => index_store::read(&dir)?,
+        None => None,
+    };
+    let pattern = match (spec.pattern, &stored) {
+        (Some(p), _) => p,
+        (None, Some(s)) => s.pattern,
+        (None, None) => spec.format.detect_pattern(first)?,
+    };
+    let stored = stored.filter(|s| s.pattern == pattern);
+    let versions = paths.iter().map(|p| location::version(p).map(|(size, modified)| Version { size, modified })).collect::<Result<Vec<_>>>()?;
+    let mut collected = if pattern == Pattern::Grid {
+        collect_grid(spec, &paths, &versions, stored.as_ref(), stats, progress)?
+    } else {
+        collect_sample(spec, pattern, &paths, &versions, stored.as_ref(), stats, progress)?
+    };
+    collected.refresh.removed = removed(stored.as_ref(), &paths);
+    Ok(collected)
+}
+
+/// Granules of the stored index no longer listed.
+fn removed(stored: Option<&ProductIndex>, paths: &[String]) -> Vec<String> {
+    let listed: std::collections::HashSet<&str> = paths.iter().map(String::as_str).collect();
+    stored.map_or(vec![], |s| s.granules.iter().filter(|g| !listed.contains(g.granule.as_str())).map(|g| g.granule.clone()).collect())
+}
+
+/// The stored entry of `path` if it can be kept, and records what happened in `refresh`.
+fn reuse(stored: Option<&ProductIndex>, path: &str, version: Version, stats: bool, refresh: &mut Refresh) -> Option<IndexedGranule> {
+    let known = stored.and_then(|s| s.granules.iter().find(|g| g.granule == path));
+    match known {
+        Some(g) if g.version == version && (g.has_stats || !stats) => {
+            refresh.unchanged += 1;
+            return Some(g.clone());
+        }
+        Some(g) if g.version == version => refresh.changed.push(format!("{path} (statistics added)")),
+        Some(_) => refresh.changed.push(path.to_string()),
+        None => refresh.added.push(path.to_string()),
+    }
+    None
+}
+
+fn collect_grid(
+    spec: &ProductSpec,
+    paths: &[String],
+    versions: &[Version],
+    stored: Option<&ProductIndex>,
+    stats: bool,
+    progress: &dyn Fn(usize, usize),
+) -> Result<Collected> {
+    let first: Arc<dyn GridReader> = spec.format.open(&paths[0])?;
+    let info = first.info().clone();
+    let vars = index::grid_stat_vars(&info);
+    let stored = stored.filter(|s| s.vars == vars);
+    let stat_vars = stats.then_some(vars.as_slice());
+    let mut refresh = Refresh::default();
+    let mut granules = Vec::with_capacity(paths.len());
+    for (i, (path, &version)) in paths.iter().zip(versions).enumerate() {
+        let entry = match reuse(stored, path, version, stats, &mut refresh) {
+            Some(g) => g,
+            None => {
+                let reader = if i == 0 { first.clone() } else { spec.format.open(path)? };
+                check_same_grid(&info, reader.info())?;
+                index::grid_granule(reader.as_ref(), version, stat_vars)?
+            }
+        };
+        granules.push(entry);
+        progress(i + 1, paths.len());
+    }
+    let (schema, _) = grid_schema(&info);
+    let index = ProductIndex { pattern: Pattern::Grid, slice_names: index::grid_slice_names(&info), vars, schema, granules };
+    Ok(Collected { index, refresh, first_grid: Some(info) })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn collect_sample(
+    spec: &ProductSpec,
+    pattern: Pattern,
+    paths: &[String],
+    versions: &[Version],
+    stored: Option<&ProductIndex>,
+    stats: bool,
+    progress: &dyn Fn(usize, usize),
+) -> Result<Collected> {
+    let mut refresh = Refresh::default();
+    let mut opened: Vec<(usize, Arc<dyn ArraySource>, SampleLayout)> = Vec::new();
+    let mut granules: Vec<Option<IndexedGranule>> = Vec::with_capacity(paths.len());
+    for (path, &version) in paths.iter().zip(versions) {
+        let kept = reuse(stored, path, version, stats, &mut refresh);
+        if kept.is_none() {
+            let src = spec.format.open_source(path)?;
+            let layout = SampleLayout::new(src.as_ref(), pattern, &spec.names)?;
+            opened.push((granules.len(), src, layout));
+        }
+        granules.push(kept);
+    }
+    if let Some((_, _, first)) = opened.first() {
+        for (_, _, other) in &opened[1..] {
+            sample_table::check_compatible(first, other)?;
+        }
+    }
+    // Variables with statistics: the stored ones, then those only the opened granules have.
+    let mut vars = stored.map_or(vec![], |s| s.vars.clone());
+    for (_, _, layout) in &opened {
+        for v in index::sample_stat_vars(layout) {
+            if !vars.contains(&v) {
+                vars.push(v);
+            }
+        }
+    }
+    let total = paths.len();
+    let done = std::sync::atomic::AtomicUsize::new(total - opened.len());
+    for (i, src, layout) in &opened {
+        let own: Vec<String> = vars.clone();
+        let entry = index::sample_granule(src.as_ref(), layout, BLOCK_ROWS, versions[*i], stats.then_some(own.as_slice()))?;
+        granules[*i] = Some(entry);
+        progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, total);
+    }
+    let mut granules: Vec<IndexedGranule> = granules.into_iter().flatten().collect();
+    if let Some(s) = stored {
+        remap_stats(&mut granules, &s.vars, &vars);
+    }
+    let layouts: Vec<&SampleLayout> = opened.iter().map(|(_, _, l)| l).collect();
+    let schema = sample_table::merged_schema(stored.map(|s| &s.schema), &layouts)?;
+    let slice_names = match (layouts.first(), stored) {
+        (Some(l), _) => l.index_names.iter().map(|s| s.to_string()).collect(),
+        (None, Some(s)) => s.slice_names.clone(),
+        (None, None) => return plan_err!("no granules found at {}", spec.location()),
+    };
+    let index = ProductIndex { pattern, slice_names, vars, schema, granules };
+    Ok(Collected { index, refresh, first_grid: None })
+}
+
+/// Puts the statistics of entries kept from an index with variables `from`
+/// in the order of `to` (a variable they lack has none: count 0).
+fn remap_stats(granules: &mut [IndexedGranule], from: &[String], to: &[String]) {
+    if from == to {
+        return;
+    }
+    let at: HashMap<&str, usize> = from.iter().enumerate().map(|(i, v)| (v.as_str(), i)).collect();
+    for g in granules.iter_mut() {
+        for t in g.tiles.iter_mut().filter(|t| t.stats.len() == from.len() && !from.is_empty()) {
+            t.stats = to.iter().map(|v| at.get(v.as_str()).map_or(VarStats { sum: 0.0, ..VarStats::EMPTY }, |&i| t.stats[i])).collect();
+        }
+    }
+}
+
+/// Builds the table of a product from its up-to-date entries.
+pub fn open_product(spec: &ProductSpec) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    let collected = collect(spec, false, &|_, _| {})?;
+    table_from(spec, collected)
+}
+
+/// The table provider of collected entries.
+pub fn table_from(spec: &ProductSpec, collected: Collected) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    let index = Arc::new(collected.index);
+    match collected.first_grid {
+        Some(first) => Ok(Arc::new(crate::grid_table::GridTable::new(GridProduct::from_index(spec.clone(), first, index)?))),
+        None => Ok(Arc::new(sample_table::SampleTable::new(SampleProduct::from_index(spec.clone(), index)?))),
+    }
+}
+
+/// Builds (or refreshes) the index of a product with statistics and writes it.
+pub fn build_index(spec: &ProductSpec, progress: &dyn Fn(usize, usize)) -> Result<(String, Refresh, ProductIndex)> {
+    let dir = spec.index_dir().ok_or_else(|| plan_datafusion_err!("the product at {} has OPTIONS ('index' 'none')", spec.location()))?;
+    let collected = collect(spec, true, progress)?;
+    index_store::write(&dir, &collected.index)?;
+    Ok((dir, collected.refresh, collected.index))
+}
