@@ -23,6 +23,7 @@ use oceanql_connectors::{GridInfo, GridReader, Slab, VarInfo, decode};
 
 use crate::grid_table::{GridColumn, GridProduct};
 use crate::scan_stream::{UnitReader, split, unit_stream};
+use crate::tile_stats::{StatsSplit, TileStat, TileStatsSource, stat_positions, tile_stat};
 use crate::window::{Ranges, Window};
 
 /// Target number of cells in one unit of work (one record batch).
@@ -71,10 +72,23 @@ impl GridScanExec {
         limit: Option<usize>,
         target_partitions: usize,
     ) -> Result<Self> {
-        let schema = Arc::new(product.schema.project(&projection)?);
         let columns: Vec<GridColumn> = projection.iter().map(|&i| product.columns[i]).collect();
         let reference = reference_var(&product, &columns);
         let (units, summary) = plan_units(&product, &window, reference);
+        Self::from_units(product, projection, window, limit, target_partitions, units, summary)
+    }
+
+    /// The scan of planned `units`.
+    fn from_units(
+        product: Arc<GridProduct>,
+        projection: Vec<usize>,
+        window: Window,
+        limit: Option<usize>,
+        target_partitions: usize,
+        units: Vec<Unit>,
+        summary: PlanSummary,
+    ) -> Result<Self> {
+        let schema = Arc::new(product.schema.project(&projection)?);
         let partitions = split(units, target_partitions.max(1));
         let cache = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
@@ -437,16 +451,73 @@ fn coordinate_column(col: GridColumn, info: &GridInfo, slab: &Slab, _granule: us
     })
 }
 
-impl crate::tile_stats::TileStatsSource for GridScanExec {
-    // TODO(index): answer from the index's tile statistics.
-    fn split_by_stats(
-        &self,
-        _window: &Window,
-        _vars: &[&str],
-        _accept: &dyn Fn(&crate::tile_stats::TileStat) -> bool,
-    ) -> Result<Option<crate::tile_stats::StatsSplit>> {
-        Ok(None)
+impl TileStatsSource for GridScanExec {
+    fn split_by_stats(&self, window: &Window, vars: &[&str], accept: &dyn Fn(&TileStat) -> bool) -> Result<Option<StatsSplit>> {
+        let index = &self.product.index;
+        let Some(positions) = stat_positions(&index.vars, vars) else { return Ok(None) };
+        let first = self.product.first();
+        let depth_axis = first.depth.clone().unwrap_or_else(|| vec![0.0]);
+        let depth_runs = if first.depth.is_some() { window.depth.runs(&depth_axis) } else { vec![(0, 1)] };
+        let (lat_runs, lon_runs) = (window.lat.runs(&first.lat), window.lon.runs(&first.lon));
+        let columns = self.columns();
+        let chunk_shape = canonical_chunks(reference_var(&self.product, &columns));
+        let (mut tiles, mut units) = (Vec::new(), Vec::new());
+        let (mut selected, mut scanned) = (0, 0);
+        for (g, info) in self.product.granules.iter().enumerate() {
+            let entry = &index.granules[g];
+            let time_axis: Vec<f64> = info.time.iter().map(|&t| t as f64).collect();
+            let time_runs = if info.has_time { window.time.runs(&time_axis) } else { time_runs_without_axis(&window.time) };
+            let runs = [time_runs, depth_runs.clone(), lat_runs.clone(), lon_runs.clone()];
+            if runs.iter().any(Vec::is_empty) {
+                continue;
+            }
+            let mut seen = HashSet::new();
+            let mut first = true;
+            for tile in &entry.tiles {
+                let slice = canonical_slice(&tile.slice, info.depth.is_some());
+                let clipped: Vec<Vec<(usize, usize)>> = (0..4).map(|a| clip(&runs[a], slice[a])).collect();
+                if clipped.iter().any(Vec::is_empty) {
+                    continue;
+                }
+                selected += 1;
+                let stat = tile_stat(tile, &positions);
+                let whole = (0..4).all(|a| clipped[a] == [slice[a]]);
+                if let Some(stat) = stat.filter(|s| whole && tile.coord_nulls == 0 && accept(s)) {
+                    tiles.push(stat);
+                    continue;
+                }
+                scanned += 1;
+                let clipped: [Vec<(usize, usize)>; 4] = [clipped[0].clone(), clipped[1].clone(), clipped[2].clone(), clipped[3].clone()];
+                for slab in slabs(&clipped, &chunk_shape, info.shape()) {
+                    let new_chunks = count_new_chunks(&slab, &chunk_shape, &mut seen);
+                    units.push(Unit { granule: g, slab, new_chunks, first_of_granule: first });
+                    first = false;
+                }
+            }
+        }
+        if tiles.is_empty() {
+            return Ok(None);
+        }
+        let summary = PlanSummary {
+            granules_total: self.summary.granules_total,
+            granules_selected: units.iter().filter(|u| u.first_of_granule).count(),
+            chunks_total: self.summary.chunks_total,
+            chunks_selected: units.iter().map(|u| u.new_chunks).sum(),
+        };
+        let partitions = self.partitions.len().max(1);
+        let edge = GridScanExec::from_units(self.product.clone(), self.projection.clone(), self.window.clone(), self.limit, partitions, units, summary)?;
+        Ok(Some(StatsSplit { tiles, edge: Arc::new(edge), tiles_selected: selected, tiles_scanned: scanned }))
     }
+}
+
+/// A tile's slice in canonical (time, depth, lat, lon) order.
+fn canonical_slice(slice: &[(usize, usize)], has_depth: bool) -> [(usize, usize); 4] {
+    if has_depth { [slice[0], slice[1], slice[2], slice[3]] } else { [slice[0], (0, 1), slice[1], slice[2]] }
+}
+
+/// The parts of `runs` inside `[a, b)`.
+fn clip(runs: &[(usize, usize)], (a, b): (usize, usize)) -> Vec<(usize, usize)> {
+    runs.iter().filter_map(|&(s, e)| (s.max(a) < e.min(b)).then_some((s.max(a), e.min(b)))).collect()
 }
 
 #[cfg(test)]

@@ -26,7 +26,9 @@ use datafusion::physical_plan::{
 use oceanql_connectors::ArraySource;
 use oceanql_connectors::sample::{Block, SampleLayout};
 
-use crate::index::Tile;
+use crate::footprint;
+use crate::index::{FOOTPRINT_TOLERANCE, Tile};
+use crate::tile_stats::{StatsSplit, TileStat, TileStatsSource, stat_positions, tile_stat};
 use crate::sample_table::{SampleColumn, SampleProduct};
 use crate::scan_stream::{UnitReader, split, unit_stream};
 use crate::window::Window;
@@ -35,6 +37,8 @@ use crate::window::Window;
 #[derive(Clone, Debug)]
 struct Unit {
     granule: usize,
+    /// The tile (of the granule's index entry) this block is.
+    tile: usize,
     block: Block,
     /// Lines of this block that no earlier block of the granule covered (for `lines_read`).
     new_lines: usize,
@@ -75,8 +79,21 @@ impl SampleScanExec {
         limit: Option<usize>,
         target_partitions: usize,
     ) -> Result<Self> {
-        let schema = Arc::new(product.schema.project(&projection)?);
         let (units, summary) = plan_units(&product, &window);
+        Self::from_units(product, projection, window, limit, target_partitions, units, summary)
+    }
+
+    /// The scan of planned `units`.
+    fn from_units(
+        product: Arc<SampleProduct>,
+        projection: Vec<usize>,
+        window: Window,
+        limit: Option<usize>,
+        target_partitions: usize,
+        units: Vec<Unit>,
+        summary: PlanSummary,
+    ) -> Result<Self> {
+        let schema = Arc::new(product.schema.project(&projection)?);
         let partitions = split(units, target_partitions.max(1));
         let cache = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
@@ -104,25 +121,51 @@ impl SampleScanExec {
 fn plan_units(product: &SampleProduct, window: &Window) -> (Vec<Unit>, PlanSummary) {
     let mut summary = PlanSummary { granules_total: product.granules().len(), ..Default::default() };
     let mut units = Vec::new();
+    let area = window_area(window);
+    let outside = |f: &Option<geo::MultiPolygon<f64>>| matches!((f, &area), (Some(f), Some(a)) if !footprint::intersects(f, a));
     for (g, granule) in product.granules().iter().enumerate() {
         let lines = granule.lines();
         summary.lines_total += lines;
         summary.blocks_total += granule.tiles.len();
+        if outside(&granule.footprint) {
+            continue;
+        }
         let mut seen = vec![false; lines];
         let mut first = true;
-        for tile in granule.tiles.iter().filter(|t| tile_matches(t, window)) {
+        for (k, tile) in granule.tiles.iter().enumerate().filter(|(_, t)| tile_matches(t, window) && !outside(&t.footprint)) {
             let block = tile.block();
             let fresh = &mut seen[block.lines.0..block.lines.1];
             let new_lines = fresh.iter().filter(|s| !**s).count();
             fresh.iter_mut().for_each(|s| *s = true);
             summary.lines_selected += new_lines;
             summary.blocks_selected += 1;
-            units.push(Unit { granule: g, block, new_lines, rows: block.rows(), first_of_granule: first });
+            units.push(Unit { granule: g, tile: k, block, new_lines, rows: block.rows(), first_of_granule: first });
             first = false;
         }
         summary.granules_selected += usize::from(!first);
     }
     (units, summary)
+}
+
+/// The window's lat/lon box(es) widened by the footprints' simplification
+/// tolerance, to compare with footprints; `None` when it constrains neither.
+fn window_area(w: &Window) -> Option<geo::MultiPolygon<f64>> {
+    if w.lat.is_all() && w.lon.is_all() {
+        return None;
+    }
+    let pad = FOOTPRINT_TOLERANCE + 1e-9;
+    let clamp = |r: &crate::window::Ranges, limit: f64| -> Vec<(f64, f64)> {
+        r.0.iter().map(|i| ((i.lo - pad).max(-limit), (i.hi + pad).min(limit))).filter(|(a, b)| a <= b).collect()
+    };
+    let lons = clamp(&w.lon, 180.0);
+    let mut polygons = Vec::new();
+    for lat in clamp(&w.lat, 90.0) {
+        // A point window (lat = x) is widened by the pad, so the box always has an area.
+        if let Some(m) = footprint::bbox_footprint(lat, &lons) {
+            polygons.extend(m.0);
+        }
+    }
+    Some(geo::MultiPolygon(polygons))
 }
 
 /// Whether some sample of the tile may lie in the window (missing coordinates match no constraint).
@@ -317,16 +360,47 @@ fn index_column(unit: &Unit, k: usize) -> ArrayRef {
     Arc::new(Int32Array::from(values))
 }
 
-impl crate::tile_stats::TileStatsSource for SampleScanExec {
-    // TODO(index): answer from the index's tile statistics.
-    fn split_by_stats(
-        &self,
-        _window: &Window,
-        _vars: &[&str],
-        _accept: &dyn Fn(&crate::tile_stats::TileStat) -> bool,
-    ) -> Result<Option<crate::tile_stats::StatsSplit>> {
-        Ok(None)
+impl TileStatsSource for SampleScanExec {
+    fn split_by_stats(&self, window: &Window, vars: &[&str], accept: &dyn Fn(&TileStat) -> bool) -> Result<Option<StatsSplit>> {
+        let Some(positions) = stat_positions(&self.product.index.vars, vars) else { return Ok(None) };
+        if !window.depth.is_all() {
+            return Ok(None); // tiles do not record their depth range
+        }
+        let (mut tiles, mut edge) = (Vec::new(), Vec::new());
+        for unit in self.partitions.iter().flat_map(|p| p.iter()) {
+            let tile = &self.product.granules()[unit.granule].tiles[unit.tile];
+            let stat = tile_stat(tile, &positions).filter(|s| tile.coord_nulls == 0 && tile_inside(tile, window) && accept(s));
+            match stat {
+                Some(stat) => tiles.push(stat),
+                None => edge.push(unit.clone()),
+            }
+        }
+        if tiles.is_empty() {
+            return Ok(None);
+        }
+        let mut previous = None;
+        for unit in edge.iter_mut() {
+            unit.first_of_granule = previous != Some(unit.granule);
+            previous = Some(unit.granule);
+        }
+        let (selected, scanned) = (tiles.len() + edge.len(), edge.len());
+        let mut summary = self.summary.clone();
+        summary.blocks_selected = edge.len();
+        summary.lines_selected = edge.iter().map(|u| u.new_lines).sum();
+        summary.granules_selected = edge.iter().filter(|u| u.first_of_granule).count();
+        let partitions = self.partitions.len().max(1);
+        let scan = SampleScanExec::from_units(self.product.clone(), self.projection.clone(), self.window.clone(), self.limit, partitions, edge, summary)?;
+        Ok(Some(StatsSplit { tiles, edge: Arc::new(scan), tiles_selected: selected, tiles_scanned: scanned }))
     }
+}
+
+/// Whether every sample of the tile lies in the window (its bounds inside the window's ranges).
+fn tile_inside(t: &Tile, w: &Window) -> bool {
+    let within = |r: &crate::window::Ranges, lo: f64, hi: f64| r.0.iter().any(|i| i.contains(lo) && i.contains(hi));
+    let lat = w.lat.is_all() || t.lat.is_some_and(|(lo, hi)| within(&w.lat, lo, hi));
+    let lon = w.lon.is_all() || (!t.lon.is_empty() && t.lon.iter().all(|&(lo, hi)| within(&w.lon, lo, hi)));
+    let time = w.time.is_all() || t.time.is_some_and(|(lo, hi)| within(&w.time, lo as f64, hi as f64));
+    lat && lon && time
 }
 
 #[cfg(test)]

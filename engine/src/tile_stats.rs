@@ -85,3 +85,17 @@ pub fn stats_source(plan: &dyn ExecutionPlan) -> Option<&dyn TileStatsSource> {
     }
     None
 }
+
+/// Where each of `wanted` is among the index's variables; `None` if one has no statistics.
+pub fn stat_positions(indexed: &[String], wanted: &[&str]) -> Option<Vec<usize>> {
+    wanted.iter().map(|w| indexed.iter().position(|v| v == w)).collect()
+}
+
+/// A tile's statistics for the variables at `positions`; `None` when it has none.
+pub fn tile_stat(tile: &crate::index::Tile, positions: &[usize]) -> Option<TileStat> {
+    if tile.stats.is_empty() && !positions.is_empty() {
+        return None;
+    }
+    let vars = positions.iter().map(|&p| tile.stats.get(p).copied()).collect::<Option<Vec<_>>>()?;
+    Some(TileStat { time_start: tile.time.map(|t| t.0), time_end: tile.time.map(|t| t.1), rows: tile.rows, vars })
+}

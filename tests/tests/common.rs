@@ -96,6 +96,18 @@ pub fn fixtures() -> &'static Path {
     })
 }
 
+/// 2000 small swath granules and what some windows over them return
+/// (tests/python/make_index_fixtures.py), cached like [`fixtures`].
+pub fn index_fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let key = content_hash(&[python_dir().join("make_index_fixtures.py"), python_dir().join("requirements.txt")]);
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("oceanql-index-fixtures-{key}"));
+        build_once(&dir, |tmp| run_python("make_index_fixtures.py", &[tmp]));
+        dir
+    })
+}
+
 /// The fixtures directory as a string (what `${FIXTURES}` stands for).
 pub fn fixtures_str() -> String {
     fixtures().to_string_lossy().into_owned()

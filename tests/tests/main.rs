@@ -4,6 +4,7 @@
 mod common;
 mod crosscheck;
 mod errors;
+mod footprint;
 mod pruning;
 mod sample;
 mod s3;
