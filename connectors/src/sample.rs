@@ -406,6 +406,19 @@ impl SampleLayout {
         blocks
     }
 
+    /// Blocks of exactly `lines` lines x `cells` cells (fewer at the ends), line-major.
+    pub fn fixed_blocks(&self, lines: usize, cells: usize) -> Vec<Block> {
+        let (n, inner) = (self.outer_len(), self.inner_len());
+        let (lines, cells) = (lines.max(1), cells.max(1));
+        let mut blocks = Vec::new();
+        for l in (0..n).step_by(lines) {
+            for c in (0..inner).step_by(cells) {
+                blocks.push(Block { lines: (l, (l + lines).min(n)), cells: (c, (c + cells).min(inner)) });
+            }
+        }
+        blocks
+    }
+
     /// The latitude's chunk length along sample dimension `k` (1 when it has none), at most `len`.
     fn chunk_along(&self, k: usize, len: usize) -> usize {
         let chunk = self.lat.dims.iter().position(|d| *d == DimMap::Sample(k)).map_or(1, |i| self.lat.chunks[i]);

@@ -285,6 +285,7 @@ impl TableProvider for GridTable {
 const ACCEPTED_OPTIONS: &[&str] = &[
     "pattern",
     "index",
+    "tile_size",
     "time",
     "lat",
     "lon",
@@ -332,6 +333,12 @@ impl TableProviderFactory for GridTableFactory {
             Some(v) if v.eq_ignore_ascii_case("none") || v.eq_ignore_ascii_case("off") => IndexSetting::Off,
             Some(dir) => IndexSetting::At(dir.trim_end_matches('/').to_string()),
         };
+        let tile_size = match options.remove("tile_size") {
+            None => None,
+            Some(text) => Some(parse_tile_size(&text).ok_or_else(|| {
+                plan_datafusion_err!("CREATE EXTERNAL TABLE {}: OPTIONS 'tile_size' is LINESxCELLS (e.g. '64x64'), not '{text}'", cmd.name)
+            })?),
+        };
         let names = CoordNames {
             time: options.remove("time"),
             lat: options.remove("lat"),
@@ -357,9 +364,16 @@ impl TableProviderFactory for GridTableFactory {
         if !cmd.table_partition_cols.is_empty() {
             return plan_err!("CREATE EXTERNAL TABLE {}: PARTITIONED BY is not supported for gridded products", cmd.name);
         }
-        let spec = ProductSpec { format: self.format, pattern, locations: cmd.locations.clone(), names, index };
+        let spec = ProductSpec { format: self.format, pattern, locations: cmd.locations.clone(), names, index, tile_size };
         tokio::task::spawn_blocking(move || indexing::open_product(&spec))
             .await
             .map_err(|e| plan_datafusion_err!("opening {}: {e}", cmd.locations.join(", ")))?
     }
+}
+
+/// `'64x32'` -> (64, 32); both at least 1.
+fn parse_tile_size(text: &str) -> Option<(usize, usize)> {
+    let (a, b) = text.trim().split_once(['x', 'X'])?;
+    let (a, b) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    (a > 0 && b > 0).then_some((a, b))
 }

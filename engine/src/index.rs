@@ -127,7 +127,7 @@ pub fn sample_stat_vars(layout: &SampleLayout) -> Vec<String> {
 /// A grid's tile shape in canonical (time, depth, lat, lon) order: one time
 /// step and one level, the chunks of the first variable along lat and lon (at
 /// most [`GRID_TILE_MAX`]).
-pub fn grid_tile_shape(info: &GridInfo) -> [usize; 4] {
+pub fn grid_tile_shape(info: &GridInfo, tile_size: Option<(usize, usize)>) -> [usize; 4] {
     let shape = info.shape();
     let mut tile = [1, 1, shape[2], shape[3]];
     if let Some(v) = info.vars.first() {
@@ -140,14 +140,22 @@ pub fn grid_tile_shape(info: &GridInfo) -> [usize; 4] {
     }
     tile[2] = tile[2].min(GRID_TILE_MAX);
     tile[3] = tile[3].min(GRID_TILE_MAX);
+    if let Some((lat, lon)) = tile_size {
+        (tile[2], tile[3]) = (lat.max(1), lon.max(1));
+    }
     tile
 }
 
 /// The index entry of one grid granule; `stats` reads every variable.
-pub fn grid_granule(reader: &dyn GridReader, version: Version, stats: Option<&[String]>) -> Result<IndexedGranule> {
+pub fn grid_granule(
+    reader: &dyn GridReader,
+    version: Version,
+    tile_size: Option<(usize, usize)>,
+    stats: Option<&[String]>,
+) -> Result<IndexedGranule> {
     let info = reader.info();
     let shape = info.shape();
-    let tile = grid_tile_shape(info);
+    let tile = grid_tile_shape(info, tile_size);
     let mut tiles = Vec::new();
     for t in steps(shape[0], tile[0]) {
         for d in steps(shape[1], tile[1]) {
@@ -232,11 +240,13 @@ pub fn var_stats(array: &dyn Array) -> Result<VarStats> {
 }
 
 /// The index entry of one granule of a swath, along-track or DSG product:
-/// one tile per block ([`SampleLayout::blocks`]); `stats` reads every numeric variable.
+/// one tile per block ([`SampleLayout::blocks`], or of `tile_size` lines x cells);
+/// `stats` reads every numeric variable.
 pub fn sample_granule(
     src: &dyn ArraySource,
     layout: &SampleLayout,
     target_rows: usize,
+    tile_size: Option<(usize, usize)>,
     version: Version,
     stats: Option<&[String]>,
 ) -> Result<IndexedGranule> {
@@ -258,7 +268,11 @@ pub fn sample_granule(
     };
     let swath = layout.pattern == Pattern::Swath && layout.dims.len() == 2;
     let mut tiles = Vec::new();
-    for block in layout.blocks(target_rows) {
+    let blocks = match tile_size {
+        Some((lines, cells)) => layout.fixed_blocks(lines, cells),
+        None => layout.blocks(target_rows),
+    };
+    for block in blocks {
         tiles.push(sample_tile(src, layout, &block, cells, [&lat, &lon], times.as_deref(), swath, stats)?);
     }
     let lat_range = min_max(lat.iter().flatten());

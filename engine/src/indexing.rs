@@ -40,6 +40,8 @@ pub struct ProductSpec {
     pub locations: Vec<String>,
     pub names: CoordNames,
     pub index: IndexSetting,
+    /// Tile size (OPTIONS 'tile_size' 'AxB'): lines x cells of a swath, lat x lon cells of a grid.
+    pub tile_size: Option<(usize, usize)>,
 }
 
 impl ProductSpec {
@@ -47,7 +49,7 @@ impl ProductSpec {
     pub fn key(&self) -> String {
         let n = &self.names;
         format!(
-            "{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
             self.format.name(),
             self.locations.join("\n"),
             self.pattern.map_or("", |p| p.name()),
@@ -55,7 +57,8 @@ impl ProductSpec {
             n.lat,
             n.lon,
             n.depth,
-            n.platform_id
+            n.platform_id,
+            self.tile_size
         )
     }
 
@@ -173,7 +176,7 @@ fn collect_grid(
             None => {
                 let reader = if i == 0 { first.clone() } else { spec.format.open(path)? };
                 check_same_grid(&info, reader.info())?;
-                index::grid_granule(reader.as_ref(), version, stat_vars)?
+                index::grid_granule(reader.as_ref(), version, spec.tile_size, stat_vars)?
             }
         };
         granules.push(entry);
@@ -224,7 +227,7 @@ fn collect_sample(
     let done = std::sync::atomic::AtomicUsize::new(total - opened.len());
     for (i, src, layout) in &opened {
         let own: Vec<String> = vars.clone();
-        let entry = index::sample_granule(src.as_ref(), layout, BLOCK_ROWS, versions[*i], stats.then_some(own.as_slice()))?;
+        let entry = index::sample_granule(src.as_ref(), layout, BLOCK_ROWS, spec.tile_size, versions[*i], stats.then_some(own.as_slice()))?;
         granules[*i] = Some(entry);
         progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, total);
     }

@@ -3,8 +3,10 @@
 
 mod common;
 mod crosscheck;
+mod crossover;
 mod errors;
 mod footprint;
+mod index;
 mod pruning;
 mod sample;
 mod s3;
