@@ -294,3 +294,49 @@ fn closed_stdout_ends_quietly() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stderr(&output), "");
 }
+
+/// Writes a small gridded NetCDF file: sst(time=1, lat=4, lon=6) on day `day` of 2020.
+fn write_grid(path: &Path, day: f64) {
+    let mut file = netcdf::create(path).unwrap();
+    file.add_dimension("time", 1).unwrap();
+    file.add_dimension("lat", 4).unwrap();
+    file.add_dimension("lon", 6).unwrap();
+    let mut time = file.add_variable::<f64>("time", &["time"]).unwrap();
+    time.put_attribute("units", "days since 2020-01-01").unwrap();
+    time.put_values(&[day], ..).unwrap();
+    let mut lat = file.add_variable::<f64>("lat", &["lat"]).unwrap();
+    lat.put_attribute("units", "degrees_north").unwrap();
+    lat.put_values(&[0.5, 1.5, 2.5, 3.5], ..).unwrap();
+    let mut lon = file.add_variable::<f64>("lon", &["lon"]).unwrap();
+    lon.put_attribute("units", "degrees_east").unwrap();
+    lon.put_values(&[0.5, 1.5, 2.5, 3.5, 4.5, 5.5], ..).unwrap();
+    let mut sst = file.add_variable::<f32>("sst", &["time", "lat", "lon"]).unwrap();
+    let values: Vec<f32> = (0..24).map(|i| day as f32 + i as f32).collect();
+    sst.put_values(&values, ..).unwrap();
+}
+
+#[test]
+fn index_builds_then_refreshes_and_names_bad_tables() {
+    let dir = workspace();
+    std::fs::create_dir(dir.path().join("grid")).unwrap();
+    for day in 0..3 {
+        write_grid(&dir.path().join(format!("grid/g{day}.nc")), f64::from(day));
+    }
+    let catalog = std::fs::read_to_string(dir.path().join("catalog.sql")).unwrap()
+        + "CREATE EXTERNAL TABLE g STORED AS NETCDF LOCATION 'grid/*.nc';\n";
+    std::fs::write(dir.path().join("catalog.sql"), catalog).unwrap();
+
+    let out = ok(dir.path(), &["index", "-f", "catalog.sql"]);
+    assert!(out.starts_with("g: 3 granules (3 added, 0 changed, 0 removed, 0 unchanged), 3 tiles with statistics of sst -> grid/.oceanql-index/nc-"), "{out}");
+    write_grid(&dir.path().join("grid/g3.nc"), 3.0);
+    let out = ok(dir.path(), &["index", "-f", "catalog.sql", "g"]);
+    assert!(out.starts_with("g: 4 granules (1 added, 0 changed, 0 removed, 3 unchanged)"), "{out}");
+    // The table reads its statistics: sum of 4 files of 24 values, day + i
+    let out = ok(dir.path(), &["-f", "catalog.sql", "-c", "SELECT sum(sst_sum) AS s, sum(sst_count) AS n FROM tiles('g')"]);
+    assert_eq!(out, "s,n\n1248.0,96\n");
+
+    assert!(fails(dir.path(), &["index"]).contains("-f catalog.sql"));
+    assert!(fails(dir.path(), &["index", "-f", "catalog.sql", "nope"]).contains("no table 'nope' in the catalog (tables: drifters, g)"));
+    let err = fails(dir.path(), &["index", "-f", "catalog.sql", "drifters"]);
+    assert!(err.contains("table 'drifters' is not a NetCDF or Zarr table"), "{err}");
+}

@@ -20,8 +20,8 @@ segmentized to 0.1 degree), their planar lon/lat distance in degrees (also acros
 antimeridian), and the bounding [min, max] row and cell of the pixels of each side
 whose centre lies inside the intersection shrunk by 0.1 degree (shapely buffer in lon/lat).
 
-OUTDIR/reference.json: {"max_dt", "granules": {"a": {file: {"area_km2", "time": [t0, t1],
-"parts"}}, "b": {...}}, "pairs": [{"a", "b", "dt_seconds", "intersects", "overlap_km2",
+OUTDIR/reference.json: {"max_dt", "granules": {"a": {file: {"area_km2", "time": [t0, t1]
+(seconds since 1970-01-01), "parts"}}, "b": {...}}, "pairs": [{"a", "b", "dt_seconds", "intersects", "overlap_km2",
 "distance_deg", "pixels_a": [row_min, row_max, cell_min, cell_max] or null, "pixels_b": ...}]}.
 """
 
@@ -41,6 +41,7 @@ NJ, NI = 600, 100
 ALONG, ACROSS = 0.05, 0.04
 CHUNKS = (32, 64)
 T0 = "seconds since 2024-01-01 00:00:00"
+EPOCH_T0 = 1704067200  # 2024-01-01 in seconds since 1970-01-01
 HOUR = 3600
 
 # name: (centre lat, centre lon, azimuth at the centre, start time in seconds).
@@ -188,7 +189,7 @@ def main(out, max_dt):
     result = {"max_dt": max_dt, "granules": {}, "pairs": []}
     for side, granules in products.items():
         result["granules"][side] = {
-            f"{n}.nc": {"area_km2": area_km2(fp), "time": list(t), "parts": len(polygons_of(fp))}
+            f"{n}.nc": {"area_km2": area_km2(fp), "time": [EPOCH_T0 + t[0], EPOCH_T0 + t[1]], "parts": len(polygons_of(fp))}
             for n, (_, _, t, fp) in granules.items()
         }
     for na, (lat_a, lon_a, ta, fa) in products["a"].items():
