@@ -365,6 +365,9 @@ impl TableProviderFactory for GridTableFactory {
             return plan_err!("CREATE EXTERNAL TABLE {}: PARTITIONED BY is not supported for gridded products", cmd.name);
         }
         let spec = ProductSpec { format: self.format, pattern, locations: cmd.locations.clone(), names, index, tile_size };
+        if state.config().get_extension::<indexing::RegisterOnly>().is_some() {
+            return Ok(Arc::new(indexing::SpecOnly { spec }));
+        }
         tokio::task::spawn_blocking(move || indexing::open_product(&spec))
             .await
             .map_err(|e| plan_datafusion_err!("opening {}: {e}", cmd.locations.join(", ")))?

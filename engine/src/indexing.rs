@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use datafusion::common::{plan_datafusion_err, plan_err};
 use datafusion::error::Result;
@@ -169,19 +170,15 @@ fn collect_grid(
     let stored = stored.filter(|s| s.vars == vars);
     let stat_vars = stats.then_some(vars.as_slice());
     let mut refresh = Refresh::default();
-    let mut granules = Vec::with_capacity(paths.len());
-    for (i, (path, &version)) in paths.iter().zip(versions).enumerate() {
-        let entry = match reuse(stored, path, version, stats, &mut refresh) {
-            Some(g) => g,
-            None => {
-                let reader = if i == 0 { first.clone() } else { spec.format.open(path)? };
-                check_same_grid(&info, reader.info())?;
-                index::grid_granule(reader.as_ref(), version, spec.tile_size, stat_vars)?
-            }
-        };
-        granules.push(entry);
-        progress(i + 1, paths.len());
-    }
+    let kept: Vec<Option<IndexedGranule>> =
+        paths.iter().zip(versions).map(|(path, &version)| reuse(stored, path, version, stats, &mut refresh)).collect();
+    let todo: Vec<usize> = (0..paths.len()).filter(|&i| kept[i].is_none()).collect();
+    let built = in_parallel(&todo, paths.len() - todo.len(), paths.len(), progress, |&i| {
+        let reader = if i == 0 { first.clone() } else { spec.format.open(&paths[i])? };
+        check_same_grid(&info, reader.info())?;
+        index::grid_granule(reader.as_ref(), versions[i], spec.tile_size, stat_vars)
+    })?;
+    let granules = merge(kept, todo, built);
     let (schema, _) = grid_schema(&info);
     let index = ProductIndex { pattern: Pattern::Grid, slice_names: index::grid_slice_names(&info), vars, schema, granules };
     Ok(Collected { index, refresh, first_grid: Some(info) })
@@ -223,15 +220,11 @@ fn collect_sample(
             }
         }
     }
-    let total = paths.len();
-    let done = std::sync::atomic::AtomicUsize::new(total - opened.len());
-    for (i, src, layout) in &opened {
-        let own: Vec<String> = vars.clone();
-        let entry = index::sample_granule(src.as_ref(), layout, BLOCK_ROWS, spec.tile_size, versions[*i], stats.then_some(own.as_slice()))?;
-        granules[*i] = Some(entry);
-        progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, total);
-    }
-    let mut granules: Vec<IndexedGranule> = granules.into_iter().flatten().collect();
+    let stat_vars = stats.then_some(vars.as_slice());
+    let built = in_parallel(&opened, paths.len() - opened.len(), paths.len(), progress, |(i, src, layout)| {
+        index::sample_granule(src.as_ref(), layout, BLOCK_ROWS, spec.tile_size, versions[*i], stat_vars)
+    })?;
+    let mut granules = merge(granules, opened.iter().map(|(i, _, _)| *i).collect(), built);
     if let Some(s) = stored {
         remap_stats(&mut granules, &s.vars, &vars);
     }
@@ -244,6 +237,62 @@ fn collect_sample(
     };
     let index = ProductIndex { pattern, slice_names, vars, schema, granules };
     Ok(Collected { index, refresh, first_grid: None })
+}
+
+/// `f` over `items` on every core, results in order; `progress(done, total)`
+/// counts from `done_before` as items finish.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    done_before: usize,
+    total: usize,
+    progress: &dyn Fn(usize, usize),
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len()).max(1);
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(done_before);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let results: Vec<Option<Result<R>>> = std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let sender = sender.clone();
+            let (next, f) = (&next, &f);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let failed = {
+                        let r = f(item);
+                        let failed = r.is_err();
+                        let _ = sender.send((i, r));
+                        failed
+                    };
+                    if failed {
+                        next.store(items.len(), Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        drop(sender);
+        let mut results: Vec<Option<Result<R>>> = (0..items.len()).map(|_| None).collect();
+        for (i, r) in receiver {
+            progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+            results[i] = Some(r);
+        }
+        results
+    });
+    if let Some(Some(Err(_))) = results.iter().find(|r| matches!(r, Some(Err(_)))) {
+        let first_error = results.into_iter().flatten().find_map(Result::err);
+        return Err(first_error.unwrap_or_else(|| plan_datafusion_err!("indexing failed")));
+    }
+    results.into_iter().map(|r| r.unwrap_or_else(|| plan_err!("indexing stopped early"))).collect()
+}
+
+/// The entries kept, with the `built` ones put at their positions `at`.
+fn merge(mut kept: Vec<Option<IndexedGranule>>, at: Vec<usize>, built: Vec<IndexedGranule>) -> Vec<IndexedGranule> {
+    for (i, g) in at.into_iter().zip(built) {
+        kept[i] = Some(g);
+    }
+    kept.into_iter().flatten().collect()
 }
 
 /// Puts the statistics of entries kept from an index with variables `from`
@@ -281,4 +330,37 @@ pub fn build_index(spec: &ProductSpec, progress: &dyn Fn(usize, usize)) -> Resul
     let collected = collect(spec, true, progress)?;
     index_store::write(&dir, &collected.index)?;
     Ok((dir, collected.refresh, collected.index))
+}
+
+/// A session extension (`SessionConfig::with_extension`) for `oceanql index`:
+/// CREATE EXTERNAL TABLE then only records what a NetCDF/Zarr table is made
+/// of ([`SpecOnly`]), without reading its granules, which indexing does next.
+#[derive(Debug, Default)]
+pub struct RegisterOnly;
+
+/// A table registered under [`RegisterOnly`]: its definition, no rows.
+#[derive(Debug)]
+pub struct SpecOnly {
+    pub spec: ProductSpec,
+}
+
+#[async_trait::async_trait]
+impl datafusion::catalog::TableProvider for SpecOnly {
+    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        Arc::new(datafusion::arrow::datatypes::Schema::empty())
+    }
+
+    fn table_type(&self) -> datafusion::datasource::TableType {
+        datafusion::datasource::TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn datafusion::catalog::Session,
+        _projection: Option<&Vec<usize>>,
+        _filters: &[datafusion::logical_expr::Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        plan_err!("the table over {} is registered for indexing only", self.spec.location())
+    }
 }

@@ -41,6 +41,9 @@ pub fn table_pattern(provider: &Arc<dyn TableProvider>) -> Option<(&'static str,
 
 /// What a NetCDF/Zarr table was created from (to index it), or `None` for other tables.
 pub fn product_spec(provider: &Arc<dyn TableProvider>) -> Option<&indexing::ProductSpec> {
+    if let Some(only) = provider.downcast_ref::<indexing::SpecOnly>() {
+        return Some(&only.spec);
+    }
     if let Some(grid) = provider.downcast_ref::<grid_table::GridTable>() {
         return Some(&grid.product().spec);
     }

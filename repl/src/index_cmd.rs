@@ -27,7 +27,9 @@ pub async fn run(args: IndexArgs) -> Result<()> {
     if args.files.is_empty() && args.commands.is_empty() {
         return Err(usage("oceanql index needs the tables' catalog: -f catalog.sql and/or -c 'CREATE EXTERNAL TABLE ...'"));
     }
-    let ctx = oceanql_engine::create_context()?;
+    // CREATE only records the tables' definitions: indexing reads their granules once, below.
+    let config = datafusion::prelude::SessionConfig::new().with_extension(std::sync::Arc::new(indexing::RegisterOnly));
+    let ctx = oceanql_engine::session::create_context_with(config)?;
     let options = Options { format: Format::Csv, maxrows: None, timing: false, quiet: true, progress: false };
     let mut session = Session::new(ctx.clone(), options);
     let mut pieces = Vec::new();
