@@ -86,8 +86,12 @@ def main():
             n = cells if "full" in name else box(probe).size
             rows.append([name, table, f"{t_oq:.2f}", f"{t_xr:.2f}", f"{t_xr / t_oq:.1f}x", f"{n / t_oq / 1e6:.1f}", f"{n * 2 / t_oq / 1e6:.1f}"])
     rows.extend(swath_rows(a.oceanql, a.data))
+    rows.extend(multiyear_rows(a.oceanql, a.data))
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, xarray {xr.__version__}")
-    print(f"Data: {a.data} ({cells:,} cells of int16 sst; {SWATHS} swaths of {LINES} x {CELLS} pixels)\n")
+    print(f"Data: {a.data} ({cells:,} cells of int16 sst; {SWATHS} swaths of {LINES} x {CELLS} pixels; "
+          f"{MY_DAYS} daily 1-degree grids for the multi-year rows)\n")
+    for note in NOTES:
+        print(note)
     for i, r in enumerate(rows):
         print("| " + " | ".join(r) + " |")
         if i == 0:
@@ -171,20 +175,104 @@ def xr_swaths(files, box):
     return total / n, n
 
 
+NOTES = []
+
+
+def build_index(binary, ddl, what):
+    """Runs `oceanql index` once (from scratch) and notes how long it took."""
+    t = time.perf_counter()
+    out = subprocess.run([binary, "index", "-c", ddl], check=True, capture_output=True, text=True).stdout
+    NOTES.append(f"- `oceanql index` {what}: {time.perf_counter() - t:.1f} s ({out.strip()})")
+
+
 def swath_rows(binary, data):
     folder = os.path.join(data, "swaths")
     make_swaths(folder)
     files = sorted(glob.glob(os.path.join(folder, "*.nc")))
-    ddl = f"CREATE EXTERNAL TABLE swaths STORED AS NETCDF LOCATION '{folder}/*.nc'"
+    ddl = f"CREATE EXTERNAL TABLE swaths STORED AS NETCDF LOCATION '{folder}/*.nc' OPTIONS ('index' 'none')"
+    indexed = f"CREATE EXTERNAL TABLE swaths STORED AS NETCDF LOCATION '{folder}/*.nc' OPTIONS ('index' '{folder}/.bench-index')"
+    subprocess.run(["rm", "-rf", f"{folder}/.bench-index"], check=True)
+    build_index(binary, indexed, f"of the {SWATHS} swaths")
     rows = []
     for name, (sql, box) in SWATH_QUERIES.items():
-        oq = [oceanql(binary, data, sql, ddl) for _ in range(REPEAT)]
-        t_oq = min(t for t, _ in oq)
-        got = parse(oq[0][1])
         t_xr, want = best(lambda: xr_swaths(files, box))
-        check(name, "swaths", got, want)
-        n = SWATHS * LINES * CELLS
-        rows.append([name, "swaths (NetCDF-4 L2P)", f"{t_oq:.2f}", f"{t_xr:.2f}", f"{t_xr / t_oq:.1f}x", f"{n / t_oq / 1e6:.1f}", f"{n * 2 / t_oq / 1e6:.1f}"])
+        for label, setup in [("no index", ddl), ("indexed", indexed)]:
+            oq = [oceanql(binary, data, sql, setup) for _ in range(REPEAT)]
+            t_oq = min(t for t, _ in oq)
+            check(name, "swaths", parse(oq[0][1]), want)
+            n = SWATHS * LINES * CELLS
+            rows.append([name, f"swaths (NetCDF-4 L2P, {label})", f"{t_oq:.2f}", f"{t_xr:.2f}", f"{t_xr / t_oq:.1f}x",
+                         f"{n / t_oq / 1e6:.1f}", f"{n * 2 / t_oq / 1e6:.1f}"])
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# A multi-year gridded product (3 years of daily 1-degree global SST, int16 packed, chunks of
+# 30 x 30 cells): area-averaged monthly time series, the NEXUS use case, answered from the
+# index's tile statistics (tiles wholly inside the box) plus the data of the edge tiles.
+# ---------------------------------------------------------------------------------------------
+MY_DAYS = 1095
+MY_QUERIES = {
+    # lat/lon ranges; the first box is made of whole 30-degree tiles, the second cuts tiles.
+    "monthly box mean, 3 years (0-60N, 180-120W: whole tiles)": ((0.0, 60.0), (-180.0, -120.0)),
+    "monthly box mean, 3 years (10S-60N, 170-100W: edge tiles read)": ((-10.0, 60.0), (-170.0, -100.0)),
+}
+
+
+def make_multiyear(folder):
+    if os.path.exists(os.path.join(folder, ".complete")):
+        return
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(11)
+    lat = np.arange(-89.5, 90, 1.0)
+    lon = np.arange(-179.5, 180, 1.0)
+    base = 15 + 13 * np.cos(np.radians(lat))[:, None] + 0 * lon[None, :]
+    land = (np.abs(lat[:, None] - 40) < 8) & (np.abs(lon[None, :] + 100) < 15)
+    for d in range(MY_DAYS):
+        sst = base + 3 * np.sin(2 * np.pi * d / 365.25) + rng.normal(0, 0.4, base.shape)
+        raw = np.round(sst / 0.01).astype(np.int16)
+        raw[land] = -32768
+        ds = xr.Dataset(
+            {"sst": (("time", "lat", "lon"), raw[None], {"units": "degC", "scale_factor": 0.01, "_FillValue": np.int16(-32768)})},
+            coords={
+                "time": ("time", np.array([float(d)]), {"units": "days since 2021-01-01", "standard_name": "time"}),
+                "lat": ("lat", lat, {"units": "degrees_north"}),
+                "lon": ("lon", lon, {"units": "degrees_east"}),
+            },
+        )
+        enc = {"sst": dict(zlib=True, complevel=1, chunksizes=(1, 30, 30))}
+        ds.to_netcdf(os.path.join(folder, f"sst_{d:04d}.nc"), encoding=enc)
+    open(os.path.join(folder, ".complete"), "w").close()
+
+
+def xr_monthly(files, lat, lon):
+    ds = xr.open_mfdataset(files, combine="by_coords", parallel=False, chunks={})
+    sub = ds.sst.sel(lat=slice(*lat), lon=slice(*lon))
+    total = sub.sum(["lat", "lon"]).resample(time="MS").sum()
+    count = sub.count(["lat", "lon"]).resample(time="MS").sum()
+    return (total / count).compute().values
+
+
+def multiyear_rows(binary, data):
+    folder = os.path.join(data, "multiyear")
+    make_multiyear(folder)
+    files = sorted(glob.glob(os.path.join(folder, "*.nc")))
+    plain = f"CREATE EXTERNAL TABLE my STORED AS NETCDF LOCATION '{folder}/*.nc' OPTIONS ('index' 'none')"
+    indexed = f"CREATE EXTERNAL TABLE my STORED AS NETCDF LOCATION '{folder}/*.nc' OPTIONS ('index' '{folder}/.bench-index')"
+    subprocess.run(["rm", "-rf", f"{folder}/.bench-index"], check=True)
+    build_index(binary, indexed, f"of the {MY_DAYS} daily grids")
+    rows = []
+    for name, (lat, lon) in MY_QUERIES.items():
+        sql = (f"SELECT date_trunc('month', time) AS m, avg(sst) AS mean FROM my WHERE lat BETWEEN {lat[0]} AND {lat[1]} "
+               f"AND lon BETWEEN {lon[0]} AND {lon[1]} GROUP BY 1 ORDER BY 1")
+        t_xr, want = best(lambda: xr_monthly(files, lat, lon))
+        for label, setup in [("no index", plain), ("tile statistics", indexed)]:
+            oq = [oceanql(binary, data, sql, setup) for _ in range(REPEAT)]
+            t_oq = min(t for t, _ in oq)
+            check(name, "my", parse(oq[0][1]), want)
+            n = MY_DAYS * 180 * 360
+            rows.append([name, f"3-year daily grid (NetCDF-4, {label})", f"{t_oq:.2f}", f"{t_xr:.2f}", f"{t_xr / t_oq:.1f}x",
+                         f"{n / t_oq / 1e6:.1f}", f"{n * 2 / t_oq / 1e6:.1f}"])
     return rows
 
 
