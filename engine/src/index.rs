@@ -23,7 +23,7 @@ use crate::tile_stats::VarStats;
 /// Largest tile side along a grid's lat and lon axes (larger chunks are cut).
 pub const GRID_TILE_MAX: usize = 256;
 /// Simplification tolerance of swath footprints, in degrees.
-pub const FOOTPRINT_TOLERANCE: f64 = 0.05;
+pub const FOOTPRINT_TOLERANCE: f64 = 0.02;
 
 /// What identifies a version of a granule: size in bytes and modification
 /// time (microseconds since the epoch; 0 when unknown).

@@ -182,12 +182,12 @@ fn granule_pair(
     fb: &MultiPolygon<f64>,
 ) -> Option<Pair> {
     let overlap = footprint::intersection(fa, fb);
-    let overlap_km2 = footprint::geodesic_area_km2(&overlap) * 1.02;
+    let overlap_km2 = footprint::geodesic_area_km2(&overlap);
     if overlap.0.is_empty() || overlap_km2 <= 0.0 {
         return None;
     }
     let covering = |g: &IndexedGranule| -> Vec<usize> {
-        g.tiles.iter().enumerate().filter(|(_, t)| t.footprint.as_ref().is_some_and(|f| footprint::intersects(f, &overlap))).map(|(i, _)| i).take(1).collect()
+        g.tiles.iter().enumerate().filter(|(_, t)| t.footprint.as_ref().is_some_and(|f| footprint::intersects(f, &overlap))).map(|(i, _)| i).collect()
     };
     Some(Pair {
         a: Side { granule: ia, tile: None, time: ta, covering: covering(ga) },
