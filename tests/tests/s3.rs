@@ -386,3 +386,34 @@ async fn s3_environment_child() {
     assert_eq!(run_text(&ctx, &q.replace("{t}", "nl")).await, run_text(&ctx, &q.replace("{t}", "ns")).await);
     assert_eq!(run_text(&ctx, &q.replace("{t}", "zl")).await, run_text(&ctx, &q.replace("{t}", "zs")).await);
 }
+
+/// The index of a product on S3 is written beside it, in the same bucket, and read back by
+/// the tables created over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_index_beside_the_data() {
+    let s3 = server();
+    let ctx = common::context();
+    let location = format!("s3://{BUCKET}/daily_zarr/");
+    run_text(&ctx, &format!("CREATE EXTERNAL TABLE zs STORED AS ZARR LOCATION '{location}' {}", s3.options())).await;
+    let spec = oceanql_engine::indexing::ProductSpec {
+        format: oceanql_engine::grid_table::GridFormat::Zarr,
+        pattern: None,
+        locations: vec![location.clone()],
+        names: Default::default(),
+        index: oceanql_engine::indexing::IndexSetting::Beside,
+        tile_size: None,
+    };
+    let (dir, refresh, _) =
+        tokio::task::spawn_blocking(move || oceanql_engine::indexing::build_index(&spec, &|_, _| {})).await.expect("join").expect("index on S3");
+    assert!(dir.starts_with(&format!("s3://{BUCKET}/daily_zarr/.oceanql-index/")), "{dir}");
+    assert_eq!(refresh.added.len(), 30);
+    let stored = oceanql_connectors::store::get_bytes(&format!("{dir}/tiles.parquet")).expect("get").expect("tiles.parquet on S3");
+    assert!(!stored.is_empty());
+    run_text(&ctx, &format!("CREATE EXTERNAL TABLE zi STORED AS ZARR LOCATION '{location}' {}", s3.options())).await;
+    let flags = run_text(&ctx, "SELECT count(*) AS n, bool_and(has_statistics) AS all_stats FROM granules('zi')").await;
+    assert!(flags.contains("| 30 | true"), "{flags}");
+    assert_eq!(
+        run_text(&ctx, "SELECT sum(sst_count) AS n, round(sum(sst_sum), 3) AS s FROM tiles('zi')").await,
+        run_text(&ctx, "SELECT count(sst) AS n, round(sum(sst), 3) AS s FROM zs").await
+    );
+}
