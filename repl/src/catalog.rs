@@ -91,7 +91,16 @@ pub async fn list_tables(ctx: &SessionContext, sources: &Sources) -> Result<Reco
 pub async fn table_summary(ctx: &SessionContext, name: &str) -> Result<Option<String>> {
     let provider = ctx.table_provider(name).await?;
     Ok(oceanql_engine::table_pattern(&provider).map(|(pattern, granules)| {
-        format!("Table {name}: {pattern} product, {granules} granule{}", if granules == 1 { "" } else { "s" })
+        let mut line = format!("Table {name}: {pattern} product, {granules} granule{}", if granules == 1 { "" } else { "s" });
+        if let Some(index) = oceanql_engine::product_index(&provider) {
+            let tiles: usize = index.granules.iter().map(|g| g.tiles.len()).sum();
+            let with_stats = index.granules.iter().filter(|g| g.has_stats).count();
+            line.push_str(&format!(", {tiles} tiles; tile statistics for {with_stats} of {granules} granules"));
+            if with_stats < granules {
+                line.push_str(" (oceanql index adds them)");
+            }
+        }
+        line
     }))
 }
 
