@@ -302,7 +302,7 @@ pub fn sample_granule(
 /// The footprint of a non-swath granule: its tiles' bounding boxes.
 fn union_of_boxes(tiles: &[Tile]) -> Option<MultiPolygon<f64>> {
     let polygons: Vec<_> = tiles.iter().filter_map(|t| t.footprint.as_ref()).flat_map(|m| m.0.iter().cloned()).collect();
-    (!polygons.is_empty()).then(|| MultiPolygon(polygons))
+    (!polygons.is_empty()).then_some(MultiPolygon(polygons))
 }
 
 /// One block of a sample granule as a tile; `coords` are the whole granule's lat and lon.

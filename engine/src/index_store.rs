@@ -181,8 +181,13 @@ pub(crate) fn footprint_field() -> Field {
     ]))
 }
 
+/// A bounding box: the latitude range and the longitude spans.
+type Bbox<'a> = (Option<(f64, f64)>, &'a [(f64, f64)]);
+/// A bounding box read back, owning its spans.
+type OwnedBbox = (Option<(f64, f64)>, Vec<(f64, f64)>);
+
 /// The bounding-box columns: lon_min > lon_max when the box crosses the antimeridian.
-fn bbox_arrays(items: &[(Option<(f64, f64)>, &[(f64, f64)])]) -> [ArrayRef; 4] {
+fn bbox_arrays(items: &[Bbox]) -> [ArrayRef; 4] {
     let lat_min: Float64Array = items.iter().map(|(l, _)| l.map(|l| l.0)).collect();
     let lat_max: Float64Array = items.iter().map(|(l, _)| l.map(|l| l.1)).collect();
     let lon = |spans: &[(f64, f64)]| match spans {
@@ -329,7 +334,7 @@ fn opt_i64(a: &TimestampMicrosecondArray, i: usize) -> Option<i64> {
     a.is_valid(i).then(|| a.value(i))
 }
 
-fn read_bbox(batch: &RecordBatch, i: usize) -> Parse<(Option<(f64, f64)>, Vec<(f64, f64)>)> {
+fn read_bbox(batch: &RecordBatch, i: usize) -> Parse<OwnedBbox> {
     let [lat_min, lat_max, lon_min, lon_max] = ["lat_min", "lat_max", "lon_min", "lon_max"].map(|n| column::<Float64Array>(batch, n));
     let lat = opt_f64(lat_min?, i).zip(opt_f64(lat_max?, i));
     Ok((lat, spans(opt_f64(lon_min?, i), opt_f64(lon_max?, i))))
