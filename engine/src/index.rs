@@ -169,7 +169,6 @@ pub fn grid_granule(
     let lat = min_max(info.lat.iter().copied());
     let lon = lon_spans(&Float64Array::from(info.lon.clone()));
     let time = if info.has_time { range(info.time.iter().copied()) } else { None };
-    let dims = [("time", shape[0]), ("depth", if info.depth.is_some() { shape[1] } else { 0 }), ("lat", shape[2]), ("lon", shape[3])];
     Ok(IndexedGranule {
         granule: info.granule.clone(),
         version,
@@ -177,7 +176,7 @@ pub fn grid_granule(
         lat,
         footprint: lat.and_then(|l| footprint::bbox_footprint(l, &lon)),
         lon,
-        dimensions: dims.iter().filter(|(_, n)| *n > 0).map(|(d, n)| format!("{d}={n}")).collect::<Vec<_>>().join(", "),
+        dimensions: grid_dimensions(info),
         attributes: attrs_json(reader.global_attrs()),
         time_axis: info.has_time.then(|| info.time.clone()),
         tiles,
@@ -188,6 +187,13 @@ pub fn grid_granule(
 /// The smallest and largest of some times.
 fn range(values: impl Iterator<Item = i64>) -> Option<(i64, i64)> {
     values.fold(None, |acc, x| Some(acc.map_or((x, x), |(lo, hi): (i64, i64)| (lo.min(x), hi.max(x)))))
+}
+
+/// A grid granule's dimensions as `time=1, [depth=n, ]lat=n, lon=n`.
+pub fn grid_dimensions(info: &GridInfo) -> String {
+    let shape = info.shape();
+    let dims = [("time", shape[0]), ("depth", if info.depth.is_some() { shape[1] } else { 0 }), ("lat", shape[2]), ("lon", shape[3])];
+    dims.iter().filter(|(_, n)| *n > 0).map(|(d, n)| format!("{d}={n}")).collect::<Vec<_>>().join(", ")
 }
 
 /// `[start, end)` steps of `len` cut every `step`.

@@ -172,6 +172,17 @@ fn collect_grid(
     let mut refresh = Refresh::default();
     let kept: Vec<Option<IndexedGranule>> =
         paths.iter().zip(versions).map(|(path, &version)| reuse(stored, path, version, stats, &mut refresh)).collect();
+    // Entries kept were checked against the first granule of their time; the first may have changed.
+    let shape = |dims: &str| dims.split(", ").filter(|d| !d.starts_with("time=")).collect::<Vec<_>>().join(", ");
+    let first_shape = shape(&index::grid_dimensions(&info));
+    if let Some(g) = kept.iter().flatten().find(|g| shape(&g.dimensions) != first_shape) {
+        return plan_err!(
+            "{}: grid differs from the first granule {} of this product: {} instead of {first_shape}",
+            g.granule,
+            info.granule,
+            shape(&g.dimensions)
+        );
+    }
     let todo: Vec<usize> = (0..paths.len()).filter(|&i| kept[i].is_none()).collect();
     let built = in_parallel(&todo, paths.len() - todo.len(), paths.len(), progress, |&i| {
         let reader = if i == 0 { first.clone() } else { spec.format.open(&paths[i])? };
@@ -326,7 +337,7 @@ pub fn table_from(spec: &ProductSpec, collected: Collected) -> Result<Arc<dyn da
 
 /// Builds (or refreshes) the index of a product with statistics and writes it.
 pub fn build_index(spec: &ProductSpec, progress: &dyn Fn(usize, usize)) -> Result<(String, Refresh, ProductIndex)> {
-    let dir = spec.index_dir().ok_or_else(|| plan_datafusion_err!("the product at {} has OPTIONS ('index' 'none')", spec.location()))?;
+    let dir = spec.index_dir().ok_or_else(|| plan_datafusion_err!("it has OPTIONS ('index' 'none'): no index to build for {}", spec.location()))?;
     let collected = collect(spec, true, progress)?;
     index_store::write(&dir, &collected.index)?;
     Ok((dir, collected.refresh, collected.index))

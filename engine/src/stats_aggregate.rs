@@ -105,7 +105,7 @@ fn rewrite(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan
     for (i, node) in chain.iter().enumerate() {
         if let Some(filter) = node.downcast_ref::<FilterExec>() {
             let Some(w) = to_scan(filter.predicate(), i + 1).as_ref().and_then(physical_window) else { return Ok(None) };
-            window = intersect(&window, &w);
+            window = window.intersect(&w);
         }
     }
 
@@ -490,24 +490,10 @@ pub fn physical_window(expr: &Arc<dyn PhysicalExpr>) -> Option<Window> {
     let mut w = Window::default();
     for conjunct in split_conjunction(expr) {
         let (col, r) = physical_ranges(conjunct)?;
-        let slot = match col.as_str() {
-            "time" => &mut w.time,
-            "depth" => &mut w.depth,
-            "lat" => &mut w.lat,
-            _ => &mut w.lon,
-        };
+        let slot = w.slot(&col);
         *slot = slot.intersect(&r);
     }
     Some(w)
-}
-
-fn intersect(a: &Window, b: &Window) -> Window {
-    Window {
-        time: a.time.intersect(&b.time),
-        depth: a.depth.intersect(&b.depth),
-        lat: a.lat.intersect(&b.lat),
-        lon: a.lon.intersect(&b.lon),
-    }
 }
 
 /// The single window column `expr` constrains and the ranges it allows (window.rs's `column_ranges`).
@@ -543,16 +529,7 @@ fn comparison(left: &Arc<dyn PhysicalExpr>, op: Operator, right: &Arc<dyn Physic
         (None, Some(c)) => (c, literal(left)?, op.swap()?),
         _ => return None,
     };
-    let inf = f64::INFINITY;
-    let i = match op {
-        Operator::Eq => Interval::point(value),
-        Operator::Lt => Interval { lo: -inf, lo_incl: true, hi: value, hi_incl: false },
-        Operator::LtEq => Interval { lo: -inf, lo_incl: true, hi: value, hi_incl: true },
-        Operator::Gt => Interval { lo: value, lo_incl: false, hi: inf, hi_incl: true },
-        Operator::GtEq => Interval { lo: value, lo_incl: true, hi: inf, hi_incl: true },
-        _ => return None,
-    };
-    Some((col, Ranges(vec![i])))
+    Some((col, Ranges(vec![Interval::compared(op, value)?])))
 }
 
 fn window_column(expr: &Arc<dyn PhysicalExpr>) -> Option<String> {

@@ -25,6 +25,19 @@ impl Interval {
         (x > self.lo || (self.lo_incl && x == self.lo)) && (x < self.hi || (self.hi_incl && x == self.hi))
     }
 
+    /// The values `x` for which `x <op> value` holds (=, <, <=, >, >=).
+    pub fn compared(op: Operator, value: f64) -> Option<Interval> {
+        let inf = f64::INFINITY;
+        Some(match op {
+            Operator::Eq => Interval::point(value),
+            Operator::Lt => Interval { lo: -inf, lo_incl: true, hi: value, hi_incl: false },
+            Operator::LtEq => Interval { lo: -inf, lo_incl: true, hi: value, hi_incl: true },
+            Operator::Gt => Interval { lo: value, lo_incl: false, hi: inf, hi_incl: true },
+            Operator::GtEq => Interval { lo: value, lo_incl: true, hi: inf, hi_incl: true },
+            _ => return None,
+        })
+    }
+
     fn intersect(&self, o: &Interval) -> Option<Interval> {
         let (lo, lo_incl) = if self.lo > o.lo {
             (self.lo, self.lo_incl)
@@ -149,7 +162,7 @@ impl Window {
         w
     }
 
-    fn intersect(&self, o: &Window) -> Window {
+    pub fn intersect(&self, o: &Window) -> Window {
         Window {
             time: self.time.intersect(&o.time),
             depth: self.depth.intersect(&o.depth),
@@ -158,7 +171,8 @@ impl Window {
         }
     }
 
-    fn slot(&mut self, col: &str) -> &mut Ranges {
+    /// The ranges of window column `col` (`time`, `depth`, `lat`, else `lon`).
+    pub fn slot(&mut self, col: &str) -> &mut Ranges {
         match col {
             "time" => &mut self.time,
             "depth" => &mut self.depth,
@@ -219,16 +233,7 @@ fn comparison(left: &Expr, op: Operator, right: &Expr) -> Option<(String, Ranges
         (None, Some(c)) => (c, literal(left)?, op.swap()?),
         _ => return None,
     };
-    let inf = f64::INFINITY;
-    let i = match op {
-        Operator::Eq => Interval::point(value),
-        Operator::Lt => Interval { lo: -inf, lo_incl: true, hi: value, hi_incl: false },
-        Operator::LtEq => Interval { lo: -inf, lo_incl: true, hi: value, hi_incl: true },
-        Operator::Gt => Interval { lo: value, lo_incl: false, hi: inf, hi_incl: true },
-        Operator::GtEq => Interval { lo: value, lo_incl: true, hi: inf, hi_incl: true },
-        _ => return None,
-    };
-    Some((col, Ranges(vec![i])))
+    Some((col, Ranges(vec![Interval::compared(op, value)?])))
 }
 
 fn window_column(expr: &Expr) -> Option<String> {

@@ -93,7 +93,7 @@ async fn index_one(name: &str, spec: ProductSpec, quiet: bool) -> Result<()> {
     .await
     .map_err(|e| usage(format!("indexing {name}: {e}")))?;
     bar.finish_and_clear();
-    let (dir, refresh, index) = built?;
+    let (dir, refresh, index) = built.map_err(|e| usage(format!("indexing table {name}: {}", e.message())))?;
     let tiles: usize = index.granules.iter().map(|g| g.tiles.len()).sum();
     if !quiet {
         println!(
