@@ -27,6 +27,16 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udtf("crossover", Arc::new(Crossover));
 }
 
+/// One line on each table function, for `\df`.
+pub fn description(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "granules" => "granules('<table>'): one row per file or store of a NetCDF/Zarr table: time range, bbox, footprint (WKB), size",
+        "tiles" => "tiles('<table>'): one row per tile (chunk, block of lines x cells): slice, time range, bbox, footprint, per-variable count/min/max/sum",
+        "crossover" => "crossover('<a>', '<b>', max_dt_seconds [, 'tiles']): granules (or tiles) of two products whose footprints meet within max_dt",
+        _ => return None,
+    })
+}
+
 /// `granules('<table>')` / `tiles('<table>')`.
 #[derive(Debug)]
 struct IndexView {

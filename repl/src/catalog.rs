@@ -158,7 +158,7 @@ fn functions(ctx: &SessionContext) -> Vec<(String, &'static str, Option<String>)
         rows.push((name.clone(), "window", f.documentation().map(|d| summary(&d.description))));
     }
     for name in state.table_functions().keys() {
-        rows.push((name.clone(), "table", None));
+        rows.push((name.clone(), "table", oceanql_engine::index_functions::description(name).map(String::from)));
     }
     rows.sort();
     rows
