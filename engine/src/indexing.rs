@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use datafusion::common::{plan_datafusion_err, plan_err};
 use datafusion::error::Result;
 use oceanql_connectors::sample::{CoordNames, Pattern, SampleLayout};
-use oceanql_connectors::{ArraySource, GridInfo, GridReader, location};
+use oceanql_connectors::{ArraySource, GridInfo, GridReader, location, store};
 
 use crate::grid_table::{GridFormat, GridProduct, check_same_grid, product_schema as grid_schema};
 use crate::index::{self, IndexedGranule, ProductIndex, Version};
@@ -52,7 +52,7 @@ impl ProductSpec {
         format!(
             "{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
             self.format.name(),
-            self.locations.join("\n"),
+            self.locations.iter().map(|l| canonical_location(l)).collect::<Vec<_>>().join("\n"),
             self.pattern.map_or("", |p| p.name()),
             n.time,
             n.lat,
@@ -75,6 +75,34 @@ impl ProductSpec {
     pub fn location(&self) -> String {
         self.locations.join(", ")
     }
+}
+
+/// A local path made absolute with symbolic links resolved (as given when
+/// that fails, and for object storage URLs): how the index recognises a file
+/// whatever the directory `oceanql` runs in.
+fn canonical(path: &str) -> String {
+    if store::is_remote(path) {
+        return path.to_string();
+    }
+    let local = path.strip_prefix("file://").unwrap_or(path);
+    std::fs::canonicalize(local).map_or_else(|_| path.to_string(), |p| p.to_string_lossy().into_owned())
+}
+
+/// A LOCATION with its fixed directory (the part before any glob) made canonical.
+fn canonical_location(location: &str) -> String {
+    if !location.contains('/') && !store::is_remote(location) {
+        return canonical_location(&format!("./{location}"));
+    }
+    let fixed = location.split(['*', '?', '[']).next().unwrap_or(location);
+    match fixed.rfind('/') {
+        Some(i) if fixed.len() < location.len() => format!("{}{}", canonical(&location[..i.max(1)]), &location[i..]),
+        _ => canonical(location),
+    }
+}
+
+/// The stored entries by canonical path.
+fn by_canonical_path(stored: Option<&ProductIndex>) -> HashMap<String, &IndexedGranule> {
+    stored.map_or_else(HashMap::new, |s| s.granules.iter().map(|g| (canonical(&g.granule), g)).collect())
 }
 
 /// What a refresh did, by granule.
@@ -137,17 +165,18 @@ pub fn collect(spec: &ProductSpec, stats: bool, progress: &dyn Fn(usize, usize))
 
 /// Granules of the stored index no longer listed.
 fn removed(stored: Option<&ProductIndex>, paths: &[String]) -> Vec<String> {
-    let listed: std::collections::HashSet<&str> = paths.iter().map(String::as_str).collect();
-    stored.map_or(vec![], |s| s.granules.iter().filter(|g| !listed.contains(g.granule.as_str())).map(|g| g.granule.clone()).collect())
+    let listed: std::collections::HashSet<String> = paths.iter().map(|p| canonical(p)).collect();
+    stored.map_or(vec![], |s| s.granules.iter().filter(|g| !listed.contains(&canonical(&g.granule))).map(|g| g.granule.clone()).collect())
 }
 
-/// The stored entry of `path` if it can be kept, and records what happened in `refresh`.
-fn reuse(stored: Option<&ProductIndex>, path: &str, version: Version, stats: bool, refresh: &mut Refresh) -> Option<IndexedGranule> {
-    let known = stored.and_then(|s| s.granules.iter().find(|g| g.granule == path));
-    match known {
+/// The stored entry of `path` if it can be kept (renamed to `path`), and records what happened in `refresh`.
+fn reuse(stored: &HashMap<String, &IndexedGranule>, path: &str, version: Version, stats: bool, refresh: &mut Refresh) -> Option<IndexedGranule> {
+    match stored.get(&canonical(path)) {
         Some(g) if g.version == version && (g.has_stats || !stats) => {
             refresh.unchanged += 1;
-            return Some(g.clone());
+            let mut kept = (*g).clone();
+            kept.granule = path.to_string();
+            return Some(kept);
         }
         Some(g) if g.version == version => refresh.changed.push(format!("{path} (statistics added)")),
         Some(_) => refresh.changed.push(path.to_string()),
@@ -167,11 +196,11 @@ fn collect_grid(
     let first: Arc<dyn GridReader> = spec.format.open(&paths[0])?;
     let info = first.info().clone();
     let vars = index::grid_stat_vars(&info);
-    let stored = stored.filter(|s| s.vars == vars);
+    let stored = by_canonical_path(stored.filter(|s| s.vars == vars));
     let stat_vars = stats.then_some(vars.as_slice());
     let mut refresh = Refresh::default();
     let kept: Vec<Option<IndexedGranule>> =
-        paths.iter().zip(versions).map(|(path, &version)| reuse(stored, path, version, stats, &mut refresh)).collect();
+        paths.iter().zip(versions).map(|(path, &version)| reuse(&stored, path, version, stats, &mut refresh)).collect();
     // Entries kept were checked against the first granule of their time; the first may have changed.
     let shape = |dims: &str| dims.split(", ").filter(|d| !d.starts_with("time=")).collect::<Vec<_>>().join(", ");
     let first_shape = shape(&index::grid_dimensions(&info));
@@ -208,8 +237,9 @@ fn collect_sample(
     let mut refresh = Refresh::default();
     let mut opened: Vec<(usize, Arc<dyn ArraySource>, SampleLayout)> = Vec::new();
     let mut granules: Vec<Option<IndexedGranule>> = Vec::with_capacity(paths.len());
+    let by_path = by_canonical_path(stored);
     for (path, &version) in paths.iter().zip(versions) {
-        let kept = reuse(stored, path, version, stats, &mut refresh);
+        let kept = reuse(&by_path, path, version, stats, &mut refresh);
         if kept.is_none() {
             let src = spec.format.open_source(path)?;
             let layout = SampleLayout::new(src.as_ref(), pattern, &spec.names)?;
@@ -338,7 +368,11 @@ pub fn table_from(spec: &ProductSpec, collected: Collected) -> Result<Arc<dyn da
 /// Builds (or refreshes) the index of a product with statistics and writes it.
 pub fn build_index(spec: &ProductSpec, progress: &dyn Fn(usize, usize)) -> Result<(String, Refresh, ProductIndex)> {
     let dir = spec.index_dir().ok_or_else(|| plan_datafusion_err!("it has OPTIONS ('index' 'none'): no index to build for {}", spec.location()))?;
-    let collected = collect(spec, true, progress)?;
+    let mut collected = collect(spec, true, progress)?;
+    // Stored under canonical paths, so that the index serves any working directory.
+    for g in &mut collected.index.granules {
+        g.granule = canonical(&g.granule);
+    }
     index_store::write(&dir, &collected.index)?;
     Ok((dir, collected.refresh, collected.index))
 }

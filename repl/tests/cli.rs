@@ -335,6 +335,11 @@ fn index_builds_then_refreshes_and_names_bad_tables() {
     let out = ok(dir.path(), &["-f", "catalog.sql", "-c", "SELECT sum(sst_sum) AS s, sum(sst_count) AS n FROM tiles('g')"]);
     assert_eq!(out, "s,n\n1248.0,96\n");
 
+    // The index serves the same files named from another directory (`\d` notes go to stderr).
+    let args = ["-c", "CREATE EXTERNAL TABLE g STORED AS NETCDF LOCATION '*.nc'", "-c", "\\d g"];
+    let from_grid = oceanql(&dir.path().join("grid"), &args);
+    assert!(from_grid.status.success() && stderr(&from_grid).contains("tile statistics for 4 of 4 granules"), "{}", stderr(&from_grid));
+
     assert!(fails(dir.path(), &["index"]).contains("-f catalog.sql"));
     assert!(fails(dir.path(), &["index", "-f", "catalog.sql", "nope"]).contains("no table 'nope' in the catalog (tables: drifters, g)"));
     let err = fails(dir.path(), &["index", "-f", "catalog.sql", "drifters"]);
