@@ -19,11 +19,14 @@ use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
+use oceanql_connectors::sample::{lon_spans, min_max};
 use oceanql_connectors::{GridInfo, GridReader, Slab, VarInfo, decode};
 
 use crate::grid_table::{GridColumn, GridProduct};
+use crate::provenance::Provenance;
 use crate::scan_stream::{UnitReader, split, unit_stream};
 use crate::tile_stats::{StatsSplit, TileStat, TileStatsSource, stat_positions, tile_stat};
+use crate::near::{NearScan, NearSlot, ScanUnit, keep_near};
 use crate::window::{Ranges, Window};
 
 /// Target number of cells in one unit of work (one record batch).
@@ -57,11 +60,14 @@ pub struct GridScanExec {
     projection: Vec<usize>,
     schema: SchemaRef,
     window: Window,
+    provenance: Provenance,
     limit: Option<usize>,
     partitions: Vec<Arc<Vec<Unit>>>,
     summary: PlanSummary,
     metrics: ExecutionPlanMetricsSet,
     cache: Arc<PlanProperties>,
+    /// The points of a space-time join's other side, once known: slabs no point comes near are skipped.
+    near: Option<NearSlot>,
 }
 
 impl GridScanExec {
@@ -72,17 +78,29 @@ impl GridScanExec {
         limit: Option<usize>,
         target_partitions: usize,
     ) -> Result<Self> {
+        Self::try_new_with(product, projection, window, Provenance::default(), limit, target_partitions)
+    }
+
+    /// The scan of the window's cells that `provenance` selects (granules, index ranges).
+    pub fn try_new_with(
+        product: Arc<GridProduct>,
+        projection: Vec<usize>,
+        window: Window,
+        provenance: Provenance,
+        limit: Option<usize>,
+        target_partitions: usize,
+    ) -> Result<Self> {
         let columns: Vec<GridColumn> = projection.iter().map(|&i| product.columns[i]).collect();
         let reference = reference_var(&product, &columns);
-        let (units, summary) = plan_units(&product, &window, reference);
-        Self::from_units(product, projection, window, limit, target_partitions, units, summary)
+        let (units, summary) = plan_units(&product, &window, &provenance, reference);
+        Self::from_units(product, projection, (window, provenance), limit, target_partitions, units, summary)
     }
 
     /// The scan of planned `units`.
     fn from_units(
         product: Arc<GridProduct>,
         projection: Vec<usize>,
-        window: Window,
+        (window, provenance): (Window, Provenance),
         limit: Option<usize>,
         target_partitions: usize,
         units: Vec<Unit>,
@@ -101,7 +119,7 @@ impl GridScanExec {
         global("granules_total", summary.granules_total as u64);
         global("granules_pruned", (summary.granules_total - summary.granules_selected) as u64);
         global("chunks_pruned", summary.chunks_total - summary.chunks_selected);
-        Ok(GridScanExec { product, projection, schema, window, limit, partitions, summary, metrics, cache })
+        Ok(GridScanExec { product, projection, schema, window, provenance, limit, partitions, summary, metrics, cache, near: None })
     }
 
     fn columns(&self) -> Vec<GridColumn> {
@@ -121,8 +139,12 @@ fn reference_var<'a>(product: &'a GridProduct, columns: &[GridColumn]) -> Option
         .or(first.vars.first())
 }
 
-/// Turns the window into units of work over every granule it touches.
-fn plan_units(product: &GridProduct, window: &Window, reference: Option<&VarInfo>) -> (Vec<Unit>, PlanSummary) {
+/// The index columns of a grid, in canonical (time, depth, lat, lon) axis order.
+pub const INDEX_NAMES: [&str; 4] = ["time_index", "depth_index", "lat_index", "lon_index"];
+
+/// Turns the window into units of work over every granule it touches, cut to
+/// the granules and index ranges `provenance` selects.
+fn plan_units(product: &GridProduct, window: &Window, provenance: &Provenance, reference: Option<&VarInfo>) -> (Vec<Unit>, PlanSummary) {
     let first = product.first();
     let depth_axis = first.depth.clone().unwrap_or_else(|| vec![0.0]);
     let depth_runs = if first.depth.is_some() { window.depth.runs(&depth_axis) } else { vec![(0, 1)] };
@@ -135,12 +157,13 @@ fn plan_units(product: &GridProduct, window: &Window, reference: Option<&VarInfo
         let shape = info.shape();
         summary.chunks_total += (0..4).map(|a| shape[a].div_ceil(chunk_shape[a]) as u64).product::<u64>();
         let time_runs = if info.has_time { window.time.runs(&info.time.iter().map(|&t| t as f64).collect::<Vec<_>>()) } else { time_runs_without_axis(&window.time) };
-        if time_runs.is_empty() || depth_runs.is_empty() || lat_runs.is_empty() || lon_runs.is_empty() {
+        let runs = [time_runs, depth_runs.clone(), lat_runs.clone(), lon_runs.clone()];
+        let runs: [Vec<(usize, usize)>; 4] = std::array::from_fn(|a| provenance.cut(INDEX_NAMES[a], &runs[a], shape[a]));
+        if runs.iter().any(Vec::is_empty) || !provenance.selects_granule(&info.granule) {
             continue;
         }
         summary.granules_selected += 1;
         let mut seen = HashSet::new();
-        let runs = [time_runs, depth_runs.clone(), lat_runs.clone(), lon_runs.clone()];
         for (i, slab) in slabs(&runs, &chunk_shape, shape).into_iter().enumerate() {
             let new_chunks = if reference.is_some() { count_new_chunks(&slab, &chunk_shape, &mut seen) } else { 0 };
             units.push(Unit { granule: g, slab, new_chunks, first_of_granule: i == 0 });
@@ -247,6 +270,9 @@ impl DisplayAs for GridScanExec {
                 write!(f, ", {name}={}", r.describe(name == "time"))?;
             }
         }
+        if !self.provenance.is_all() {
+            write!(f, ", {}", self.provenance.describe())?;
+        }
         if let Some(l) = self.limit {
             write!(f, ", limit={l}")?;
         }
@@ -287,6 +313,17 @@ impl ExecutionPlan for GridScanExec {
     fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let Some(units) = self.partitions.get(partition).cloned() else {
             return internal_err!("GridScanExec: partition {partition} out of range");
+        };
+        let units = match self.near.as_ref().and_then(|n| n.get()) {
+            Some(near) => {
+                let kept = keep_near(&units, |u| {
+                    let (lat, lon, time) = slab_bounds(&self.product.granules[u.granule], &u.slab);
+                    near.may_touch(lat, &lon, time)
+                });
+                MetricBuilder::new(&self.metrics).counter("slabs_pruned_by_join", partition).add(units.len() - kept.len());
+                Arc::new(kept)
+            }
+            None => units,
         };
         let m = MetricBuilder::new(&self.metrics);
         let reader = PartitionReader {
@@ -455,6 +492,9 @@ impl TileStatsSource for GridScanExec {
     fn split_by_stats(&self, window: &Window, vars: &[&str], accept: &dyn Fn(&TileStat) -> bool) -> Result<Option<StatsSplit>> {
         let index = &self.product.index;
         let Some(positions) = stat_positions(&index.vars, vars) else { return Ok(None) };
+        if !self.provenance.is_all() {
+            return Ok(None); // statistics are of whole tiles
+        }
         let first = self.product.first();
         let depth_axis = first.depth.clone().unwrap_or_else(|| vec![0.0]);
         let depth_runs = if first.depth.is_some() { window.depth.runs(&depth_axis) } else { vec![(0, 1)] };
@@ -505,9 +545,46 @@ impl TileStatsSource for GridScanExec {
             chunks_selected: units.iter().map(|u| u.new_chunks).sum(),
         };
         let partitions = self.partitions.len().max(1);
-        let edge = GridScanExec::from_units(self.product.clone(), self.projection.clone(), self.window.clone(), self.limit, partitions, units, summary)?;
+        let edge = GridScanExec::from_units(self.product.clone(), self.projection.clone(), (self.window.clone(), self.provenance.clone()), self.limit, partitions, units, summary)?;
         Ok(Some(StatsSplit { tiles, edge: Arc::new(edge), tiles_selected: selected, tiles_scanned: scanned }))
     }
+}
+
+impl NearScan for GridScanExec {
+    fn with_near_slot(&self, slot: NearSlot) -> Result<Arc<dyn ExecutionPlan>> {
+        let units: Vec<Unit> = self.partitions.iter().flat_map(|p| p.iter().cloned()).collect();
+        let filters = (self.window.clone(), self.provenance.clone());
+        let mut scan = GridScanExec::from_units(self.product.clone(), self.projection.clone(), filters, self.limit, self.partitions.len(), units, self.summary.clone())?;
+        scan.near = Some(slot);
+        Ok(Arc::new(scan))
+    }
+}
+
+impl ScanUnit for Unit {
+    fn granule(&self) -> usize {
+        self.granule
+    }
+
+    fn is_first_of_granule(&self) -> bool {
+        self.first_of_granule
+    }
+
+    fn set_first_of_granule(&mut self, first: bool) {
+        self.first_of_granule = first;
+    }
+}
+
+/// Latitude range, longitude spans and time range of a slab, from the granule's axes.
+type SlabBounds = (Option<(f64, f64)>, Vec<(f64, f64)>, Option<(i64, i64)>);
+
+fn slab_bounds(info: &GridInfo, slab: &Slab) -> SlabBounds {
+    let [t0, _, y0, x0] = slab.start;
+    let [nt, _, ny, nx] = slab.count;
+    let lat = min_max(info.lat[y0..y0 + ny].iter().copied());
+    let lon = lon_spans(&Float64Array::from(info.lon[x0..x0 + nx].to_vec()));
+    let times = &info.time[t0..t0 + nt];
+    let time = info.has_time.then(|| (times.iter().copied().min().unwrap_or(0), times.iter().copied().max().unwrap_or(0)));
+    (lat, lon, time)
 }
 
 /// A tile's slice in canonical (time, depth, lat, lon) order.

@@ -21,7 +21,8 @@ use oceanql_connectors::{GridInfo, GridReader, decode, location};
 use crate::grid_scan::GridScanExec;
 use crate::index::ProductIndex;
 use crate::indexing::{self, IndexSetting, ProductSpec};
-use crate::window::{Window, window_pushdown};
+use crate::provenance::{self, Provenance};
+use crate::window::Window;
 
 /// The storage formats of gridded products.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,9 +262,10 @@ impl TableProvider for GridTable {
         TableType::Base
     }
 
-    /// Window filters prune granules and chunks but rows still need the filter: Inexact.
+    /// Window and provenance (granule, time_index, ...) filters prune granules and chunks
+    /// but rows still need the filter: Inexact.
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
-        Ok(window_pushdown(filters))
+        Ok(provenance::pushdown(filters, &crate::grid_scan::INDEX_NAMES))
     }
 
     async fn scan(
@@ -275,8 +277,9 @@ impl TableProvider for GridTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let projection = projection.cloned().unwrap_or_else(|| (0..self.product.schema.fields().len()).collect());
         let window = Window::from_filters(filters);
+        let provenance = Provenance::from_filters(filters, &crate::grid_scan::INDEX_NAMES);
         let partitions = state.config().target_partitions();
-        Ok(Arc::new(GridScanExec::try_new(self.product.clone(), projection, window, limit, partitions)?))
+        Ok(Arc::new(GridScanExec::try_new_with(self.product.clone(), projection, window, provenance, limit, partitions)?))
     }
 }
 

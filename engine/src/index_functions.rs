@@ -20,11 +20,12 @@ use crate::footprint;
 use crate::index::{IndexedGranule, ProductIndex, Tile};
 use crate::index_store;
 
-/// Registers `granules`, `tiles` and `crossover`.
+/// Registers `granules`, `tiles`, `crossover` and `miniprod` ([`crate::miniprod`]).
 pub fn register(ctx: &SessionContext) {
     ctx.register_udtf("granules", Arc::new(IndexView { tiles: false }));
     ctx.register_udtf("tiles", Arc::new(IndexView { tiles: true }));
     ctx.register_udtf("crossover", Arc::new(Crossover));
+    ctx.register_udtf("miniprod", Arc::new(crate::miniprod::Miniprod));
 }
 
 /// One line on each table function, for `\df`.
@@ -33,6 +34,7 @@ pub fn description(name: &str) -> Option<&'static str> {
         "granules" => "granules('<table>'): one row per file or store of a NetCDF/Zarr table: time range, bbox, footprint (WKB), size",
         "tiles" => "tiles('<table>'): one row per tile (chunk, block of lines x cells): slice, time range, bbox, footprint, per-variable count/min/max/sum",
         "crossover" => "crossover('<a>', '<b>', max_dt_seconds [, 'tiles']): granules (or tiles) of two products whose footprints meet within max_dt",
+        "miniprod" => crate::miniprod::DESCRIPTION,
         _ => return None,
     })
 }

@@ -6,13 +6,18 @@ pub mod session;
 
 pub use session::create_context;
 pub mod footprint;
+pub mod geo_window;
 pub mod grid_scan;
 pub mod grid_table;
+pub mod colocate_join;
 pub mod index;
 pub mod index_functions;
 pub mod index_store;
 pub mod indexing;
 pub mod insitu_table;
+pub mod near;
+pub mod miniprod;
+pub mod provenance;
 pub mod sample_scan;
 pub mod sample_table;
 pub mod scan_stream;

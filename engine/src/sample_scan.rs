@@ -27,7 +27,9 @@ use oceanql_connectors::ArraySource;
 use oceanql_connectors::sample::{Block, SampleLayout};
 
 use crate::footprint;
+use crate::near::{NearScan, NearSlot, ScanUnit, keep_near};
 use crate::index::{FOOTPRINT_TOLERANCE, Tile};
+use crate::provenance::Provenance;
 use crate::tile_stats::{StatsSplit, TileStat, TileStatsSource, stat_positions, tile_stat};
 use crate::sample_table::{SampleColumn, SampleProduct};
 use crate::scan_stream::{UnitReader, split, unit_stream};
@@ -64,11 +66,14 @@ pub struct SampleScanExec {
     projection: Vec<usize>,
     schema: SchemaRef,
     window: Window,
+    provenance: Provenance,
     limit: Option<usize>,
     partitions: Vec<Arc<Vec<Unit>>>,
     summary: PlanSummary,
     metrics: ExecutionPlanMetricsSet,
     cache: Arc<PlanProperties>,
+    /// The points of a space-time join's other side, once known: blocks no point comes near are skipped.
+    near: Option<NearSlot>,
 }
 
 impl SampleScanExec {
@@ -79,15 +84,27 @@ impl SampleScanExec {
         limit: Option<usize>,
         target_partitions: usize,
     ) -> Result<Self> {
-        let (units, summary) = plan_units(&product, &window);
-        Self::from_units(product, projection, window, limit, target_partitions, units, summary)
+        Self::try_new_with(product, projection, window, Provenance::default(), limit, target_partitions)
+    }
+
+    /// The scan of the blocks in `window` that `provenance` selects (granules, index ranges).
+    pub fn try_new_with(
+        product: Arc<SampleProduct>,
+        projection: Vec<usize>,
+        window: Window,
+        provenance: Provenance,
+        limit: Option<usize>,
+        target_partitions: usize,
+    ) -> Result<Self> {
+        let (units, summary) = plan_units(&product, &window, &provenance);
+        Self::from_units(product, projection, (window, provenance), limit, target_partitions, units, summary)
     }
 
     /// The scan of planned `units`.
     fn from_units(
         product: Arc<SampleProduct>,
         projection: Vec<usize>,
-        window: Window,
+        (window, provenance): (Window, Provenance),
         limit: Option<usize>,
         target_partitions: usize,
         units: Vec<Unit>,
@@ -109,7 +126,7 @@ impl SampleScanExec {
         global("lines_pruned", summary.lines_total - summary.lines_selected);
         global("blocks_total", summary.blocks_total);
         global("blocks_pruned", summary.blocks_total - summary.blocks_selected);
-        Ok(SampleScanExec { product, projection, schema, window, limit, partitions, summary, metrics, cache })
+        Ok(SampleScanExec { product, projection, schema, window, provenance, limit, partitions, summary, metrics, cache, near: None })
     }
 
     fn columns(&self) -> Vec<SampleColumn> {
@@ -117,23 +134,26 @@ impl SampleScanExec {
     }
 }
 
-/// The blocks whose bounds intersect the window, as units of work.
-fn plan_units(product: &SampleProduct, window: &Window) -> (Vec<Unit>, PlanSummary) {
+/// The blocks whose bounds intersect the window, of the granules `provenance`
+/// selects and cut to its index ranges, as units of work.
+fn plan_units(product: &SampleProduct, window: &Window, provenance: &Provenance) -> (Vec<Unit>, PlanSummary) {
     let mut summary = PlanSummary { granules_total: product.granules().len(), ..Default::default() };
     let mut units = Vec::new();
     let area = window_area(window);
     let outside = |f: &Option<geo::MultiPolygon<f64>>| matches!((f, &area), (Some(f), Some(a)) if !footprint::intersects(f, a));
+    let index_names = index_names(product);
     for (g, granule) in product.granules().iter().enumerate() {
         let lines = granule.lines();
         summary.lines_total += lines;
         summary.blocks_total += granule.tiles.len();
-        if outside(&granule.footprint) {
+        if outside(&granule.footprint) || !provenance.selects_granule(&granule.granule) {
             continue;
         }
         let mut seen = vec![false; lines];
         let mut first = true;
         for (k, tile) in granule.tiles.iter().enumerate().filter(|(_, t)| tile_matches(t, window) && !outside(&t.footprint)) {
-            let block = tile.block();
+            let Some(slice) = provenance.narrow(&index_names, &tile.slice) else { continue };
+            let block = Block { lines: slice[0], cells: slice.get(1).copied().unwrap_or((0, 1)) };
             let fresh = &mut seen[block.lines.0..block.lines.1];
             let new_lines = fresh.iter().filter(|s| !**s).count();
             fresh.iter_mut().for_each(|s| *s = true);
@@ -145,6 +165,21 @@ fn plan_units(product: &SampleProduct, window: &Window) -> (Vec<Unit>, PlanSumma
         summary.granules_selected += usize::from(!first);
     }
     (units, summary)
+}
+
+/// The names of the product's index columns, by sample dimension.
+pub(crate) fn index_names(product: &SampleProduct) -> Vec<String> {
+    let mut names: Vec<(usize, String)> = product
+        .columns
+        .iter()
+        .zip(product.schema.fields())
+        .filter_map(|(c, f)| match c {
+            SampleColumn::Index(k) => Some((*k, f.name().clone())),
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    names.into_iter().map(|(_, n)| n).collect()
 }
 
 /// The window's lat/lon box(es) widened by the footprints' simplification
@@ -200,6 +235,9 @@ impl DisplayAs for SampleScanExec {
                 write!(f, ", {name}={}", r.describe(name == "time"))?;
             }
         }
+        if !self.provenance.is_all() {
+            write!(f, ", {}", self.provenance.describe())?;
+        }
         if let Some(l) = self.limit {
             write!(f, ", limit={l}")?;
         }
@@ -239,6 +277,18 @@ impl ExecutionPlan for SampleScanExec {
     fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let Some(units) = self.partitions.get(partition).cloned() else {
             return internal_err!("SampleScanExec: partition {partition} out of range");
+        };
+        let units = match self.near.as_ref().and_then(|n| n.get()) {
+            Some(near) => {
+                let granules = self.product.granules();
+                let kept = keep_near(&units, |u| {
+                    let t = &granules[u.granule].tiles[u.tile];
+                    near.may_touch(t.lat, &t.lon, t.time)
+                });
+                MetricBuilder::new(&self.metrics).counter("blocks_pruned_by_join", partition).add(units.len() - kept.len());
+                Arc::new(kept)
+            }
+            None => units,
         };
         let counter = |name: &'static str| MetricBuilder::new(&self.metrics).counter(name, partition);
         let reader = PartitionReader {
@@ -363,8 +413,8 @@ fn index_column(unit: &Unit, k: usize) -> ArrayRef {
 impl TileStatsSource for SampleScanExec {
     fn split_by_stats(&self, window: &Window, vars: &[&str], accept: &dyn Fn(&TileStat) -> bool) -> Result<Option<StatsSplit>> {
         let Some(positions) = stat_positions(&self.product.index.vars, vars) else { return Ok(None) };
-        if !window.depth.is_all() {
-            return Ok(None); // tiles do not record their depth range
+        if !window.depth.is_all() || !self.provenance.is_all() {
+            return Ok(None); // tiles do not record their depth range; statistics are of whole tiles
         }
         let (mut tiles, mut edge) = (Vec::new(), Vec::new());
         for unit in self.partitions.iter().flat_map(|p| p.iter()) {
@@ -389,8 +439,39 @@ impl TileStatsSource for SampleScanExec {
         summary.lines_selected = edge.iter().map(|u| u.new_lines).sum();
         summary.granules_selected = edge.iter().filter(|u| u.first_of_granule).count();
         let partitions = self.partitions.len().max(1);
-        let scan = SampleScanExec::from_units(self.product.clone(), self.projection.clone(), self.window.clone(), self.limit, partitions, edge, summary)?;
+        let scan = SampleScanExec::from_units(self.product.clone(), self.projection.clone(), (self.window.clone(), self.provenance.clone()), self.limit, partitions, edge, summary)?;
         Ok(Some(StatsSplit { tiles, edge: Arc::new(scan), tiles_selected: selected, tiles_scanned: scanned }))
+    }
+}
+
+impl NearScan for SampleScanExec {
+    fn with_near_slot(&self, slot: NearSlot) -> Result<Arc<dyn ExecutionPlan>> {
+        let units: Vec<Unit> = self.partitions.iter().flat_map(|p| p.iter().cloned()).collect();
+        let mut scan = SampleScanExec::from_units(
+            self.product.clone(),
+            self.projection.clone(),
+            (self.window.clone(), self.provenance.clone()),
+            self.limit,
+            self.partitions.len(),
+            units,
+            self.summary.clone(),
+        )?;
+        scan.near = Some(slot);
+        Ok(Arc::new(scan))
+    }
+}
+
+impl ScanUnit for Unit {
+    fn granule(&self) -> usize {
+        self.granule
+    }
+
+    fn is_first_of_granule(&self) -> bool {
+        self.first_of_granule
+    }
+
+    fn set_first_of_granule(&mut self, first: bool) {
+        self.first_of_granule = first;
     }
 }
 

@@ -20,7 +20,8 @@ use crate::grid_table::GridFormat;
 use crate::index::{IndexedGranule, ProductIndex};
 use crate::indexing::ProductSpec;
 use crate::sample_scan::SampleScanExec;
-use crate::window::{Window, window_pushdown};
+use crate::provenance::{self, Provenance};
+use crate::window::Window;
 
 /// Samples per block: the unit of pruning (by the block's coordinate bounds) and of reading.
 pub const BLOCK_ROWS: usize = 1 << 16;
@@ -262,9 +263,10 @@ impl TableProvider for SampleTable {
         TableType::Base
     }
 
-    /// Window filters prune blocks but rows still need the filter: Inexact.
+    /// Window and provenance (granule, row, cell, ...) filters prune blocks but rows still need the filter: Inexact.
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
-        Ok(window_pushdown(filters))
+        let names = crate::sample_scan::index_names(&self.product);
+        Ok(provenance::pushdown(filters, &names.iter().map(String::as_str).collect::<Vec<_>>()))
     }
 
     async fn scan(
@@ -276,7 +278,9 @@ impl TableProvider for SampleTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let projection = projection.cloned().unwrap_or_else(|| (0..self.product.schema.fields().len()).collect());
         let window = Window::from_filters(filters);
+        let names = crate::sample_scan::index_names(&self.product);
+        let provenance = Provenance::from_filters(filters, &names.iter().map(String::as_str).collect::<Vec<_>>());
         let partitions = state.config().target_partitions();
-        Ok(Arc::new(SampleScanExec::try_new(self.product.clone(), projection, window, limit, partitions)?))
+        Ok(Arc::new(SampleScanExec::try_new_with(self.product.clone(), projection, window, provenance, limit, partitions)?))
     }
 }

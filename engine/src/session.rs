@@ -25,6 +25,7 @@ pub fn create_context_with(config: SessionConfig) -> Result<SessionContext> {
         .with_config(config)
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(crate::stats_aggregate::TileStatsAggregate))
+        .with_physical_optimizer_rule(Arc::new(crate::colocate_join::ColocateJoin))
         .build();
     let mut state = state;
     let factories = state.table_factories_mut();

@@ -4,6 +4,8 @@
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, expr::InList};
 use datafusion::scalar::ScalarValue;
 
+use crate::geo_window::geometry_ranges;
+
 /// A closed or half-open interval of f64 (time is in microseconds since the epoch).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Interval {
@@ -151,9 +153,12 @@ impl Window {
     pub fn from_filters(filters: &[Expr]) -> Window {
         let mut w = Window::default();
         for f in filters {
-            if let Some((col, r)) = column_ranges(f) {
-                let slot = w.slot(&col);
-                *slot = slot.intersect(&r);
+            let ranges = column_ranges(f).map(|one| vec![one]).or_else(|| geometry_ranges(f).map(Vec::from));
+            if let Some(ranges) = ranges {
+                for (col, r) in ranges {
+                    let slot = w.slot(&col);
+                    *slot = slot.intersect(&r);
+                }
             } else if let Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) = f {
                 let inner = Window::from_filters(&[(**left).clone(), (**right).clone()]);
                 w = w.intersect(&inner);
@@ -189,11 +194,12 @@ pub fn window_pushdown(filters: &[&Expr]) -> Vec<datafusion::logical_expr::Table
     filters.iter().map(|f| if is_window_filter(f) { Inexact } else { Unsupported }).collect()
 }
 
-/// Whether a filter constrains only window columns in a form [`Window::from_filters`] understands.
+/// Whether a filter constrains only window columns in a form [`Window::from_filters`] understands
+/// (including geometry filters on `st_point(lon, lat)`: [`geometry_ranges`]).
 pub fn is_window_filter(expr: &Expr) -> bool {
     match expr {
         Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => is_window_filter(left) || is_window_filter(right),
-        other => column_ranges(other).is_some(),
+        other => column_ranges(other).is_some() || geometry_ranges(other).is_some(),
     }
 }
 
@@ -236,7 +242,7 @@ fn comparison(left: &Expr, op: Operator, right: &Expr) -> Option<(String, Ranges
     Some((col, Ranges(vec![Interval::compared(op, value)?])))
 }
 
-fn window_column(expr: &Expr) -> Option<String> {
+pub(crate) fn window_column(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Column(c) if WINDOW_COLUMNS.contains(&c.name.as_str()) => Some(c.name.clone()),
         _ => None,

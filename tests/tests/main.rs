@@ -1,6 +1,7 @@
 //! OceanQL's cross-crate tests, in one binary: sqllogictest files, cross-checks against
 //! xarray, chunk-pruning metrics and bad inputs. See tests/README.md.
 
+mod colocate;
 mod common;
 mod crosscheck;
 mod crossover;
@@ -11,3 +12,4 @@ mod pruning;
 mod sample;
 mod s3;
 mod slt;
+mod st;

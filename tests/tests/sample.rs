@@ -169,6 +169,28 @@ async fn explain_analyze_shows_lines_and_metrics() {
     }
 }
 
+/// A miniprod of a multi-file product: the 5 x 5 box of pole.nc (10 lines x 8 pixels, sst = 8 j + i)
+/// around (4, 3), by granule, row and cell, reads one block of one granule (of four), with no
+/// filter on time, lat or lon; the same box by the `miniprod()` table function reads the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn miniprod_reads_one_block_of_one_granule() {
+    let ctx = with_table(&format!("{}/sample/swath/*.nc", common::fixtures_str())).await;
+    let pole = format!("{}/sample/swath/pole.nc", common::fixtures_str());
+    // rows 2..6 (8 j: 5 x 8 x 20 = 800), cells 1..5 (5 x 15 = 75)
+    let box_sql = |t: &str| {
+        format!("SELECT count(*), sum(sst) FROM {t} WHERE granule = '{pole}' AND row BETWEEN 2 AND 6 AND cell BETWEEN 1 AND 5")
+    };
+    let s = scan(&ctx, &box_sql("t")).await;
+    assert_eq!(s.rows, ["25 875.0"]);
+    assert_eq!(s.rows, scan_rows_unpruned(&ctx, &box_sql("t_mem")).await);
+    assert_eq!((s.granules_read, s.blocks_read, s.lines_read), (1, 1, 5));
+    assert!(s.blocks_total >= 4, "{} blocks in the product", s.blocks_total);
+
+    let s = scan(&ctx, &format!("SELECT count(*), sum(sst), sum(d_row), sum(d_cell) FROM miniprod('t', '{pole}', 4, 3, 2)")).await;
+    assert_eq!(s.rows, ["25 875.0 0 0"]);
+    assert_eq!((s.granules_read, s.blocks_read, s.lines_read), (1, 1, 5));
+}
+
 /// A ragged trajectory file of 160001 observations in blocks of 65536: lat = -60 + 0.0007 o is
 /// above 40 from o = 142858 on, all in the last block (131072..160001) and in trajectory T4
 /// (140000..160000), whose per-trajectory `drogue` is 1.
