@@ -87,6 +87,7 @@ def main():
             rows.append([name, table, f"{t_oq:.2f}", f"{t_xr:.2f}", f"{t_xr / t_oq:.1f}x", f"{n / t_oq / 1e6:.1f}", f"{n * 2 / t_oq / 1e6:.1f}"])
     rows.extend(swath_rows(a.oceanql, a.data))
     rows.extend(multiyear_rows(a.oceanql, a.data))
+    rows.extend(matchup_rows(a.oceanql, a.data))
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, xarray {xr.__version__}")
     print(f"Data: {a.data} ({cells:,} cells of int16 sst; {SWATHS} swaths of {LINES} x {CELLS} pixels; "
           f"{MY_DAYS} daily 1-degree grids for the multi-year rows)\n")
@@ -285,6 +286,98 @@ def check(name, table, got, want):
         ok = g.shape == want.shape and np.allclose(g, want, rtol=1e-6, equal_nan=True)
     if not ok:
         sys.exit(f"answers differ for {name} on {table}: oceanql {got[:3]}... xarray {want if isinstance(want, tuple) else want[:3]}...")
+
+
+# ---------------------------------------------------------------------------------------------
+# Match-ups: the 1,000,000 demo drifter fixes against 1,000 small L2 granules spread over 2023
+# (200 lines x 100 pixels, 2 minutes each), within 10 km and 1 h: OceanQL's colocate join
+# against the loop a notebook runs (per granule: drifters in its time window, numpy distances).
+# ---------------------------------------------------------------------------------------------
+L2_GRANULES, L2_LINES, L2_CELLS = 1000, 200, 100
+
+
+def make_l2(folder):
+    if os.path.exists(os.path.join(folder, ".complete")):
+        return
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(5)
+    j, i = np.meshgrid(np.arange(L2_LINES), np.arange(L2_CELLS), indexing="ij")
+    for k in range(L2_GRANULES):
+        lat0, lon0, h = rng.uniform(-60, 60), rng.uniform(-180, 180), rng.uniform(0, 2 * np.pi)
+        along, across = 0.1 * (j - L2_LINES / 2), 0.1 * (i - L2_CELLS / 2)
+        lat = lat0 + along * np.cos(h) - across * np.sin(h)
+        lon = lon0 + (along * np.sin(h) + across * np.cos(h)) / np.cos(np.radians(lat0))
+        lon = (lon + 180) % 360 - 180
+        t0 = np.floor(rng.uniform(0, 365 * 86400 - 200))
+        sst = (15 + 13 * np.cos(np.radians(lat)) + rng.normal(0, 0.3, lat.shape)).astype(np.float32)
+        sst[rng.random(lat.shape) < 0.2] = np.nan
+        ds = xr.Dataset(
+            {
+                "lat": (("nj", "ni"), lat.astype(np.float32), {"standard_name": "latitude", "units": "degrees_north"}),
+                "lon": (("nj", "ni"), lon.astype(np.float32), {"standard_name": "longitude", "units": "degrees_east"}),
+                "sst": (("nj", "ni"), sst, {"units": "degC"}),
+            },
+            coords={"time": ("nj", t0 + 0.6 * np.arange(L2_LINES), {"standard_name": "time", "units": "seconds since 2023-01-01"})},
+        )
+        enc = {v: dict(zlib=True, complevel=1) for v in ("lat", "lon", "sst")}
+        ds.to_netcdf(os.path.join(folder, f"l2_{k:04d}.nc"), encoding=enc)
+    open(os.path.join(folder, ".complete"), "w").close()
+
+
+def xr_matchups(files, drifters, radius_km=10.0, dt=3600.0):
+    """Per granule: the drifter fixes in its time window, distances to every pixel with numpy."""
+    t_d = drifters["t"].values
+    n, total = 0, 0.0
+    for f in files:
+        with xr.open_dataset(f, decode_times=False) as ds:
+            t = ds.time.values
+            sel = (t_d >= t.min() - dt) & (t_d <= t.max() + dt)
+            if not sel.any():
+                continue
+            lat, lon, sst = ds.lat.values.astype(float), ds.lon.values.astype(float), ds.sst.values.astype(float)
+            tt = np.broadcast_to(t[:, None], lat.shape)
+            d = drifters[sel]
+            for la, lo, td, sd in zip(d["lat"].values, d["lon"].values, d["t"].values, d["sst"].values):
+                p1, p2 = np.radians(la), np.radians(lat)
+                a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon - lo) / 2) ** 2
+                km = 2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(a, 1)))
+                m = (km <= radius_km) & (np.abs(tt - td) <= dt) & ~np.isnan(sst)
+                n += int(m.sum())
+                total += float((sst[m] - sd).sum())
+    return total / n, n
+
+
+def matchup_rows(binary, data):
+    import pyarrow.parquet as pq
+
+    folder = os.path.join(data, "l2")
+    make_l2(folder)
+    files = sorted(glob.glob(os.path.join(folder, "*.nc")))
+    import pandas as pd
+
+    d = pq.read_table(os.path.join(data, "drifters.parquet")).to_pandas()
+    d["t"] = (d["time"].dt.tz_convert(None) - pd.Timestamp("2023-01-01")).dt.total_seconds()
+    drifters = f"CREATE EXTERNAL TABLE drifters STORED AS PARQUET LOCATION '{data}/drifters.parquet'"
+    l2 = f"CREATE EXTERNAL TABLE l2 STORED AS NETCDF LOCATION '{folder}/*.nc' OPTIONS ('index' '{folder}/.bench-index')"
+    subprocess.run(["rm", "-rf", f"{folder}/.bench-index"], check=True)
+    build_index(binary, l2, f"of the {L2_GRANULES} L2 granules")
+    sql = ("SELECT avg(s.sst - d.sst) AS mean, count(*) AS n FROM drifters d JOIN l2 s "
+           "ON colocate(d.lat, d.lon, d.time, s.lat, s.lon, s.time, 10, 3600) WHERE s.sst IS NOT NULL")
+    t_xr, want = best(lambda: xr_matchups(files, d))
+    oq = [oceanql(binary, data, sql, drifters + ";" + l2) for _ in range(REPEAT)]
+    t_oq = min(t for t, _ in oq)
+    check("match-ups", "l2", parse(oq[0][1]), want)
+    explain = subprocess.run([binary, "-q", "--format", "csv", "-c", drifters + ";" + l2, "-c", "EXPLAIN ANALYZE " + sql],
+                             check=True, capture_output=True, text=True).stdout
+    read = sum(float(x[:-1]) * {"K": 1e3, "M": 1e6, "G": 1e9}.get(x[-1], 1) if x[-1] in "KMG" else float(x)
+               for x in __import__("re").findall(r"bytes_read=([0-9.]+ ?[KMG]?)", explain.replace(" ", "")))
+    granules = __import__("re").findall(r"granules_read=([0-9.]+ ?K?)", explain.replace(" ", ""))
+    size = sum(os.path.getsize(f) for f in files)
+    NOTES.append(f"- match-ups: {want[1]} pairs; the L2 scan read {read / 1e6:.1f} MB of {size / 1e6:.0f} MB "
+                 f"({100 * read / size:.1f} %), granules_read={granules}")
+    n = L2_GRANULES * L2_LINES * L2_CELLS
+    return [["match-ups, 1 M drifter fixes x 1,000 L2 granules (10 km, 1 h)", "drifters (Parquet) JOIN l2 (NetCDF-4, indexed)",
+             f"{t_oq:.2f}", f"{t_xr:.2f}", f"{t_xr / t_oq:.1f}x", f"{n / t_oq / 1e6:.1f}", ""]]
 
 
 if __name__ == "__main__":

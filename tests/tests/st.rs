@@ -89,7 +89,7 @@ async fn st_functions_match_shapely() {
             _ => false,
         };
         if !ok {
-            let ours = datafusion::arrow::util::pretty::pretty_format_columns("ours", &[column.clone()]).unwrap();
+            let ours = datafusion::arrow::util::pretty::pretty_format_columns("ours", std::slice::from_ref(column)).unwrap();
             failures.push(format!("{name}: {sql}\n  expected {expected}, got\n{ours}"));
         }
     }
