@@ -66,10 +66,15 @@ fn rewrite(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan
         return Ok(None);
     }
     let conjuncts = split_conjunction(filter.expression());
-    let Some((at, keys, radius_km, max_dt_s)) = conjuncts.iter().enumerate().find_map(|(i, c)| colocate_call(c, filter).map(|k| (i, k.0, k.1, k.2))) else {
+    let found = conjuncts.iter().enumerate().find_map(|(i, c)| colocate_call(c, filter).map(|k| (Some(i), k)));
+    // ST_DWithin of two points: candidates from a great circle as long as the planar
+    // distance (degrees of latitude), at any time; ST_DWithin itself stays a condition.
+    let found = found.or_else(|| conjuncts.iter().find_map(|c| dwithin_call(c, filter).map(|k| (None, k))));
+    let Some((at, (keys, radius_km, max_dt_s))) = found else {
         return Ok(None);
     };
-    let others: Vec<Arc<dyn PhysicalExpr>> = conjuncts.iter().enumerate().filter(|(i, _)| *i != at).map(|(_, c)| Arc::clone(c)).collect();
+    let others: Vec<Arc<dyn PhysicalExpr>> =
+        conjuncts.iter().enumerate().filter(|(i, _)| Some(*i) != at).map(|(_, c)| Arc::clone(c)).collect();
     let residual = (!others.is_empty())
         .then(|| JoinFilter::new(conjunction(others), filter.column_indices().to_vec(), Arc::clone(filter.schema())));
     let projection = nlj.projection().as_ref().map(|p| p.iter().copied().collect::<Vec<usize>>());
@@ -126,6 +131,40 @@ fn colocate_call(expr: &Arc<dyn PhysicalExpr>, filter: &JoinFilter) -> Option<([
     let second: Keys = [local(&args[3])?, local(&args[4])?, local(&args[5])?];
     let (left, right) = if a == JoinSide::Left { (first, second) } else { (second, first) };
     Some(([left, right], literal(&args[6])?, literal(&args[7])?))
+}
+
+/// `st_dwithin(st_point(lon, lat), st_point(lon, lat), d)` of the two sides: keys with a
+/// constant time, a radius of `d` degrees of a great circle (never shorter than the planar
+/// distance in degrees), and an unbounded time.
+fn dwithin_call(expr: &Arc<dyn PhysicalExpr>, filter: &JoinFilter) -> Option<([Keys; 2], f64, f64)> {
+    let call = expr.downcast_ref::<ScalarFunctionExpr>()?;
+    if call.name() != "st_dwithin" || call.args().len() != 3 {
+        return None;
+    }
+    // A point built in the filter, or a column DataFusion computed below the join (its
+    // projection push-down): then both keys are that WKB point, read by `key_values`.
+    let point = |e: &Arc<dyn PhysicalExpr>| -> Option<(JoinSide, Keys)> {
+        let sides: Vec<JoinSide> = collect_columns(e).iter().map(|c| filter.column_indices()[c.index()].side).collect();
+        let side = *sides.first()?;
+        if side == JoinSide::None || sides.iter().any(|s| *s != side) {
+            return None;
+        }
+        let epoch: Arc<dyn PhysicalExpr> = Arc::new(Literal::new(ScalarValue::TimestampMicrosecond(Some(0), Some("UTC".into()))));
+        if let Some(p) = e.downcast_ref::<ScalarFunctionExpr>().filter(|p| p.name() == "st_point" && p.args().len() == 2) {
+            return Some((side, [to_side(&p.args()[1], filter)?, to_side(&p.args()[0], filter)?, epoch]));
+        }
+        e.downcast_ref::<Column>()?;
+        let column = to_side(e, filter)?;
+        Some((side, [Arc::clone(&column), column, epoch]))
+    };
+    let ((a, ka), (b, kb)) = (point(&call.args()[0])?, point(&call.args()[1])?);
+    if a == b {
+        return None;
+    }
+    let degrees = literal(&call.args()[2])?;
+    let km = degrees.to_radians() * oceanql_udfs::EARTH_RADIUS_KM * (1.0 + 1e-9);
+    let keys = if a == JoinSide::Left { [ka, kb] } else { [kb, ka] };
+    Some((keys, km, 1e9))
 }
 
 /// An expression over the filter's schema rewritten over its side's own schema.
@@ -230,12 +269,26 @@ impl ColocateJoinExec {
     }
 }
 
-/// The keys of a batch: lat and lon as f64, time in microseconds.
+/// The keys of a batch: lat and lon as f64 (from a WKB point when the key is one), time in microseconds.
 fn key_values(keys: &Keys, batch: &RecordBatch) -> Result<[ArrayRef; 3]> {
     let n = batch.num_rows();
-    let eval = |e: &Arc<dyn PhysicalExpr>, t: &DataType| -> Result<ArrayRef> { Ok(cast(&e.evaluate(batch)?.into_array(n)?, t)?) };
+    let coordinate = |e: &Arc<dyn PhysicalExpr>, y: bool| -> Result<ArrayRef> {
+        let values = e.evaluate(batch)?.into_array(n)?;
+        if !matches!(values.data_type(), DataType::Binary | DataType::LargeBinary | DataType::BinaryView) {
+            return Ok(cast(&values, &DataType::Float64)?);
+        }
+        let values = cast(&values, &DataType::Binary)?;
+        let wkb = values.as_binary::<i32>();
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let xy = if wkb.is_null(i) { None } else { oceanql_udfs::point_xy("st_dwithin", wkb.value(i))? };
+            out.push(xy.map(|(x, lat)| if y { lat } else { x }));
+        }
+        Ok(Arc::new(datafusion::arrow::array::Float64Array::from(out)))
+    };
     let micros = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-    Ok([eval(&keys[0], &DataType::Float64)?, eval(&keys[1], &DataType::Float64)?, eval(&keys[2], &micros)?])
+    let time = cast(&keys[2].evaluate(batch)?.into_array(n)?, &micros)?;
+    Ok([coordinate(&keys[0], true)?, coordinate(&keys[1], false)?, time])
 }
 
 /// Collects and indexes the build side; its points go into `slot` (shared with the probe scan).

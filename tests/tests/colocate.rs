@@ -256,3 +256,27 @@ async fn nearest_match_pattern_keeps_the_nearest_pixel() {
         assert!((g.2 - w.2).abs() < 1e-6 && g.3 == w.3, "{g:?} vs {w:?}");
     }
 }
+
+/// `ST_DWithin` of two point columns in a join takes the same path, with its planar meaning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn st_dwithin_join_is_an_index_join_with_planar_distance() {
+    let mut rng = Lcg(11);
+    let (a, b) = (points(&mut rng, 200), points(&mut rng, 1500));
+    let ctx = common::context();
+    ctx.register_table("a", table(&a)).expect("a");
+    ctx.register_table("b", table(&b)).expect("b");
+    let sql = "SELECT a.id, b.id FROM a JOIN b ON st_dwithin(st_point(a.lon, a.lat), st_point(b.lon, b.lat), 0.2)";
+    let (got, plan) = pairs(&ctx, sql).await;
+    assert!(plan.contains("ColocateJoinExec") && !plan.contains("NestedLoopJoinExec"), "{plan}");
+    let mut want = BTreeSet::new();
+    for p in &a {
+        for q in &b {
+            let planar = ((p.1 - q.1).powi(2) + (p.2 - q.2).powi(2)).sqrt();
+            if planar <= 0.2 - 1e-12 {
+                want.insert((p.0, q.0));
+            }
+        }
+    }
+    assert!(want.len() > 50, "{} pairs", want.len());
+    assert_eq!(got, want);
+}

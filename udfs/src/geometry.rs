@@ -241,7 +241,7 @@ pub(crate) fn describe(g: &wkb::reader::Wkb) -> String {
 }
 
 /// `(x, y)` of a WKB point, `None` when it is empty; an error for any other geometry.
-pub(crate) fn point_xy(name: &str, bytes: &[u8]) -> Result<Option<(f64, f64)>> {
+pub fn point_xy(name: &str, bytes: &[u8]) -> Result<Option<(f64, f64)>> {
     let g = read_wkb(name, bytes)?;
     match g.as_type() {
         GeometryType::Point(p) => Ok(p.coord().map(|c| (c.x(), c.y()))),

@@ -28,7 +28,7 @@ use datafusion::prelude::SessionContext;
 
 pub use colocate::Colocate;
 pub use grid_snap::GridSnap;
-pub use geometry::{to_geometry, wkt_to_wkb};
+pub use geometry::{point_xy, to_geometry, wkt_to_wkb};
 pub use haversine_km::{HaversineKm, haversine};
 pub use st_area::StArea;
 pub use st_astext::StAsText;
