@@ -11,7 +11,10 @@
 //!   the CF attributes xarray writes;
 //! * `DIR/drifters.parquet`: an in situ table of surface drifters (6-hourly fixes)
 //!   measuring the same field plus N(0, 0.2 °C) noise;
-//! * `DIR/catalog.sql`: the `CREATE EXTERNAL TABLE` statements for the three tables.
+//! * `DIR/l2p/*.nc`: GHRSST L2P-like swath granules of skin SST placed on drifter fixes
+//!   (clouds, quality levels, solar zenith angle, a few 3 K outlier seeds; see
+//!   [`L2P_GRANULES`]);
+//! * `DIR/catalog.sql`: the `CREATE EXTERNAL TABLE` statements for the four tables.
 //!
 //! The field (°C) at latitude φ, longitude λ and time t (days since 2023-01-01) is
 //!
@@ -136,6 +139,8 @@ struct Spec {
     max_records: usize,
     /// Chunk shape (lat, lon) of `sst` in NetCDF and Zarr (time chunk is 1).
     chunk: (usize, usize),
+    /// Number of L2P swath granules in `l2p/`.
+    l2p_granules: usize,
 }
 
 impl Spec {
@@ -146,6 +151,7 @@ impl Spec {
             drifters: 300,
             max_records: usize::MAX,
             chunk: (45, 90),
+            l2p_granules: L2P_GRANULES,
         }
     }
 
@@ -157,6 +163,7 @@ impl Spec {
             drifters: records.div_ceil(FIXES_PER_DAY * 365),
             max_records: records,
             chunk: (180, 360),
+            l2p_granules: L2P_GRANULES,
         }
     }
 
@@ -192,7 +199,8 @@ fn write_with(dir: &Path, spec: &Spec) -> Result<PathBuf> {
     let dir = fs::canonicalize(dir).map_err(|e| fail("resolving directory", dir, e))?;
     let model = Model::new();
     write_grids(&dir, spec, &model)?;
-    write_drifters(&dir.join("drifters.parquet"), spec, &model)?;
+    let tracks = write_drifters(&dir.join("drifters.parquet"), spec, &model)?;
+    write_l2p(&dir, spec, &model, &tracks)?;
     write_catalog(&dir, spec)
 }
 
@@ -964,7 +972,8 @@ fn drifter_track(model: &Model, id: usize, fixes: usize) -> Track {
     track
 }
 
-fn write_drifters(path: &Path, spec: &Spec, model: &Model) -> Result<()> {
+/// Writes `drifters.parquet` and returns the tracks (the L2P granules are placed on them).
+fn write_drifters(path: &Path, spec: &Spec, model: &Model) -> Result<Vec<Track>> {
     let per = spec.fixes_per_drifter();
     let fixes = |id: usize| spec.max_records.saturating_sub(id * per).min(per);
     let n = spec.drifters;
@@ -1053,7 +1062,6 @@ fn write_drifters(path: &Path, spec: &Spec, model: &Model) -> Result<()> {
         Arc::new(Float64Array::from(cat(|t| &t.lon))),
         Arc::new(Float64Array::from(cat(|t| &t.sst))),
     ];
-    drop(tracks);
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
 
     let sorting = ["platform_id", "time"]
@@ -1085,7 +1093,306 @@ fn write_drifters(path: &Path, spec: &Spec, model: &Model) -> Result<()> {
     writer
         .close()
         .map_err(|e| fail("writing Parquet", path, e))?;
+    Ok(tracks)
+}
+
+// ---------------------------------------------------------------------------------
+// L2P swaths
+// ---------------------------------------------------------------------------------
+//
+// `l2p/*.nc`: GHRSST L2P-like swath granules (lines x pixels, 2-D float32 lat/lon),
+// each one a tilted band of an orbit centred near a drifter fix:
+//
+// * granule k picks drifter `rng % drifters` and one of its fixes at random; the fix
+//   lies at a random fractional (line, pixel) of the swath (lines 60..240, pixels
+//   20..100), the swath heads 10..20° off north or south (ascending or descending),
+//   pixels are 1 km apart along and across track;
+// * one line per second: `time` (seconds since 1981) is the time of line 0 and
+//   `sst_dtime` the line number (seconds); the fix's line is seen within ±30 min of
+//   the fix;
+// * sea_surface_temperature (int16, kelvin, scale 0.01, offset 273.15, _FillValue
+//   -32768) = field(lat, lon, pixel time) + 273.15 - 0.17 K (cool skin) + noise:
+//   quality_level 5: N(0, 0.25 K); 4 (8 % of the pixels, and the 4 pixels at each
+//   edge): N(0, 0.35); 3 (next to clouds): -0.4 K + N(0, 0.5); 2 (4 %): -0.5 K +
+//   N(0, 0.8). Clouds (quality_level 1) and land (0) are fill: clouds are a smooth
+//   random field (a 12-pixel lattice of uniform numbers, bilinear) above a threshold,
+//   about 15 % of the pixels;
+// * solar_zenith_angle (int8, scale 1, offset 90, degrees): the sun's zenith angle at
+//   the pixel and time (declination -23.44° cos(2π (day + 10) / 365), hour angle from
+//   UTC time + lon / 15 h); night is solar_zenith_angle > 90;
+// * outlier seeds: in the first L2P_SEEDS granules whose fix is at night (sza > 92°),
+//   the pixel nearest the fix and the next pixel across track are clear, quality 5,
+//   and 3 K too warm. `matchups.sql` finds them as the worst outliers.
+
+const L2P_GRANULES: usize = 40;
+const L2P_LINES: usize = 300;
+const L2P_PIXELS: usize = 120;
+const L2P_SEEDS: usize = 5;
+/// Cool skin: satellite skin SST minus the (bulk) field, K.
+const COOL_SKIN: f64 = -0.17;
+const KM_PER_DEGREE: f64 = 111.195;
+/// Seconds from 1981-01-01 to 2023-01-01.
+const SECONDS_1981_TO_2023: i64 = 15340 * 86_400;
+const L2P_OFFSET: f64 = 273.15;
+const CLOUD_CELL: usize = 12;
+const CLOUD_THRESHOLD: f64 = 0.71;
+
+/// Solar zenith angle (degrees) at (lat, lon) and `t` days since 2023-01-01 (UTC).
+fn solar_zenith(lat: f64, lon: f64, t: f64) -> f64 {
+    let decl = (-23.44f64).to_radians() * (2.0 * PI * (t.floor() + 10.0) / 365.0).cos();
+    let hours = (t - t.floor()) * 24.0 + lon / 15.0;
+    let h = ((hours - 12.0) * 15.0).to_radians();
+    let phi = lat.to_radians();
+    let c = phi.sin() * decl.sin() + phi.cos() * decl.cos() * h.cos();
+    c.clamp(-1.0, 1.0).acos().to_degrees()
+}
+
+/// One L2P granule, ready to write.
+struct Granule {
+    name: String,
+    /// Seconds since 1981-01-01 of line 0.
+    time: i32,
+    lat: Vec<f32>,
+    lon: Vec<f32>,
+    sst: Vec<i16>,
+    dtime: Vec<i16>,
+    quality: Vec<i8>,
+    sza: Vec<i8>,
+}
+
+fn make_granule(model: &Model, k: usize, tracks: &[Track], seeds: &mut usize) -> Granule {
+    let (nl, np) = (L2P_LINES, L2P_PIXELS);
+    let mut rng = Rng::new(SEED ^ 0x12F0_0000 ^ (k as u64).wrapping_mul(0x9E37_79B9));
+    let id = (rng.next_u64() % tracks.len() as u64) as usize;
+    let track = &tracks[id];
+    let n = (rng.next_u64() % track.lat.len() as u64) as usize;
+    let (flat, flon) = (track.lat[n], track.lon[n]);
+    let fix_s = (n as i64) * 86_400 / FIXES_PER_DAY as i64; // since 2023-01-01
+    let lf = rng.uniform(60.0, 240.0);
+    let cf = rng.uniform(20.0, 100.0);
+    let offset = (rng.uniform(-1800.0, 1800.0)).round() as i64;
+    let ascending = rng.uniform(0.0, 1.0) < 0.5;
+    let tilt = rng.uniform(10.0, 20.0);
+    let heading = (if ascending { -tilt } else { 180.0 + tilt }).to_radians();
+    let start_s = fix_s + offset - lf.floor() as i64;
+    let (su, cu) = heading.sin_cos();
+    let coslat = flat.to_radians().cos().max(0.05);
+
+    let t_fix = (fix_s + offset) as f64 / 86_400.0;
+    let seeded = *seeds < L2P_SEEDS && solar_zenith(flat, flon, t_fix) > 92.0;
+    if seeded {
+        *seeds += 1;
+    }
+    let (seed_line, seed_pixel) = (lf.round() as usize, cf.round() as usize);
+
+    // Cloud lattice.
+    let (cl, cp) = (nl / CLOUD_CELL + 2, np / CLOUD_CELL + 2);
+    let lattice: Vec<f64> = (0..cl * cp).map(|_| rng.uniform(0.0, 1.0)).collect();
+    let cloud = |j: usize, i: usize| {
+        let (y, x) = (j as f64 / CLOUD_CELL as f64, i as f64 / CLOUD_CELL as f64);
+        let (y0, x0) = (y.floor() as usize, x.floor() as usize);
+        let (fy, fx) = (y - y0 as f64, x - x0 as f64);
+        let v = |a: usize, b: usize| lattice[a * cp + b];
+        (1.0 - fy) * ((1.0 - fx) * v(y0, x0) + fx * v(y0, x0 + 1))
+            + fy * ((1.0 - fx) * v(y0 + 1, x0) + fx * v(y0 + 1, x0 + 1))
+    };
+
+    let eddies = model.eddies_at(t_fix);
+    let total = nl * np;
+    let mut g = Granule {
+        name: String::new(),
+        time: (SECONDS_1981_TO_2023 + start_s) as i32,
+        lat: Vec::with_capacity(total),
+        lon: Vec::with_capacity(total),
+        sst: Vec::with_capacity(total),
+        dtime: Vec::with_capacity(total),
+        quality: Vec::with_capacity(total),
+        sza: Vec::with_capacity(total),
+    };
+    for j in 0..nl {
+        let t = (start_s + j as i64) as f64 / 86_400.0;
+        for i in 0..np {
+            let (a, c) = (j as f64 - lf, i as f64 - cf);
+            let east = a * su + c * cu;
+            let north = a * cu - c * su;
+            let lat = (flat + north / KM_PER_DEGREE) as f32;
+            let lon = wrap_lon(flon + east / (KM_PER_DEGREE * coslat)) as f32;
+            let (la, lo) = (lat as f64, lon as f64);
+            g.lat.push(lat);
+            g.lon.push(lon);
+            g.dtime.push(j as i16);
+            g.sza.push((solar_zenith(la, lo, t) - 90.0).round() as i8);
+            let seed = seeded && j == seed_line && (i == seed_pixel || i == seed_pixel + 1);
+            let near_seed = seeded && j.abs_diff(seed_line) <= 3 && i.abs_diff(seed_pixel) <= 4;
+            let u = rng.uniform(0.0, 1.0);
+            let noise = rng.normal();
+            let cv = cloud(j, i);
+            let (q, bias, sigma) = if is_land(la, lo) {
+                (0, 0.0, 0.0)
+            } else if seed {
+                (5, 3.0, 0.25)
+            } else if cv > CLOUD_THRESHOLD && !near_seed {
+                (1, 0.0, 0.0)
+            } else if cv > CLOUD_THRESHOLD - 0.04 && !near_seed {
+                (3, -0.4, 0.5)
+            } else if u < 0.04 {
+                (2, -0.5, 0.8)
+            } else if u < 0.12 || i < 4 || i >= np - 4 {
+                (4, 0.0, 0.35)
+            } else {
+                (5, 0.0, 0.25)
+            };
+            g.quality.push(q);
+            g.sst.push(if q <= 1 {
+                FILL
+            } else {
+                let truth = model.smooth(la, lo, t, &eddies).max(FREEZING);
+                let celsius = truth + COOL_SKIN + bias + sigma * noise;
+                (celsius / SCALE).round().clamp(-32767.0, 32767.0) as i16
+            });
+        }
+    }
+    let start = chrono::DateTime::from_timestamp(EPOCH_2023_US / 1_000_000 + start_s, 0)
+        .unwrap_or_default();
+    g.name = format!(
+        "{}-OCEANQL-L2P_GHRSST-SSTskin-DEMO_{k:02}-v02.0-fv01.0.nc",
+        start.format("%Y%m%d%H%M%S")
+    );
+    g
+}
+
+/// Writes `l2p/*.nc` (see the comment above [`L2P_GRANULES`]).
+fn write_l2p(dir: &Path, spec: &Spec, model: &Model, tracks: &[Track]) -> Result<()> {
+    let l2p = dir.join("l2p");
+    if l2p.is_dir() {
+        // Only our own granules: a previous run's names may differ.
+        for entry in fs::read_dir(&l2p).map_err(|e| fail("listing", &l2p, e))? {
+            let path = entry.map_err(|e| fail("listing", &l2p, e))?.path();
+            if path.extension().is_some_and(|x| x == "nc") {
+                fs::remove_file(&path).map_err(|e| fail("removing", &path, e))?;
+            }
+        }
+    }
+    fs::create_dir_all(&l2p).map_err(|e| fail("creating directory", &l2p, e))?;
+    let tracks: Vec<Track> = tracks
+        .iter()
+        .filter(|t| !t.lat.is_empty())
+        .map(|t| Track {
+            lat: t.lat.clone(),
+            lon: t.lon.clone(),
+            sst: vec![],
+        })
+        .collect();
+    if tracks.is_empty() {
+        return Ok(());
+    }
+    let mut seeds = 0;
+    for k in 0..spec.l2p_granules {
+        let g = make_granule(model, k, &tracks, &mut seeds);
+        write_l2p_granule(&l2p.join(&g.name), &g)?;
+    }
     Ok(())
+}
+
+fn write_l2p_granule(path: &Path, g: &Granule) -> Result<()> {
+    let e = |err: netcdf::Error| fail("writing NetCDF", path, err);
+    let dims = ["time", "nj", "ni"];
+    let mut f = netcdf::create(path).map_err(e)?;
+    for (k, v) in [
+        ("title", "OceanQL synthetic demo: GHRSST L2P-like swath of skin SST"),
+        ("Conventions", "CF-1.7, ACDD-1.3"),
+        ("source", "OceanQL synthetic demo"),
+        ("institution", "OceanQL"),
+        ("history", "written by `oceanql demo`"),
+        ("processing_level", "L2P"),
+        ("gds_version_id", "2.0"),
+        (
+            "comment",
+            "Synthetic data, NOT real observations: the demo SST field, cool skin -0.17 K, noise, \
+             clouds, and 3 K outlier seeds next to a few drifter fixes.",
+        ),
+        ("license", "Apache-2.0"),
+    ] {
+        f.add_attribute(k, v).map_err(e)?;
+    }
+    f.add_dimension("time", 1).map_err(e)?;
+    f.add_dimension("nj", L2P_LINES).map_err(e)?;
+    f.add_dimension("ni", L2P_PIXELS).map_err(e)?;
+    {
+        let mut v = f.add_variable::<i32>("time", &["time"]).map_err(e)?;
+        v.put_attribute("standard_name", "time").map_err(e)?;
+        v.put_attribute("long_name", "reference time of sst file").map_err(e)?;
+        v.put_attribute("units", "seconds since 1981-01-01 00:00:00").map_err(e)?;
+        v.put_attribute("axis", "T").map_err(e)?;
+        v.put_values(&[g.time], ..).map_err(e)?;
+    }
+    for (name, values, std, units, lo, hi) in [
+        ("lat", &g.lat, "latitude", "degrees_north", -90.0f32, 90.0f32),
+        ("lon", &g.lon, "longitude", "degrees_east", -180.0, 180.0),
+    ] {
+        let mut v = f.add_variable::<f32>(name, &["nj", "ni"]).map_err(e)?;
+        v.set_compression(4, true).map_err(e)?;
+        v.put_attribute("standard_name", std).map_err(e)?;
+        v.put_attribute("units", units).map_err(e)?;
+        v.put_attribute("valid_min", lo).map_err(e)?;
+        v.put_attribute("valid_max", hi).map_err(e)?;
+        v.put_values(values.as_slice(), ..).map_err(e)?;
+    }
+    {
+        let mut v = f
+            .add_variable::<i16>("sea_surface_temperature", &dims)
+            .map_err(e)?;
+        v.set_compression(4, true).map_err(e)?;
+        v.set_fill_value(FILL).map_err(e)?;
+        v.put_attribute("long_name", "sea surface skin temperature").map_err(e)?;
+        v.put_attribute("standard_name", "sea_surface_skin_temperature").map_err(e)?;
+        v.put_attribute("units", "kelvin").map_err(e)?;
+        v.put_attribute("scale_factor", SCALE).map_err(e)?;
+        v.put_attribute("add_offset", L2P_OFFSET).map_err(e)?;
+        v.put_attribute("valid_min", -1000i16).map_err(e)?;
+        v.put_attribute("valid_max", 5000i16).map_err(e)?;
+        v.put_attribute("coordinates", "lon lat").map_err(e)?;
+        v.put_values(g.sst.as_slice(), ..).map_err(e)?;
+    }
+    {
+        let mut v = f.add_variable::<i16>("sst_dtime", &dims).map_err(e)?;
+        v.set_compression(4, true).map_err(e)?;
+        v.set_fill_value(FILL).map_err(e)?;
+        v.put_attribute("long_name", "time difference from reference time").map_err(e)?;
+        v.put_attribute("units", "seconds").map_err(e)?;
+        v.put_attribute("scale_factor", 1.0f64).map_err(e)?;
+        v.put_attribute("add_offset", 0.0f64).map_err(e)?;
+        v.put_attribute("coordinates", "lon lat").map_err(e)?;
+        v.put_values(g.dtime.as_slice(), ..).map_err(e)?;
+    }
+    {
+        let mut v = f.add_variable::<i8>("quality_level", &dims).map_err(e)?;
+        v.set_compression(4, true).map_err(e)?;
+        v.set_fill_value(-128i8).map_err(e)?;
+        v.put_attribute("long_name", "quality level of SST pixel").map_err(e)?;
+        v.put_attribute("valid_min", 0i8).map_err(e)?;
+        v.put_attribute("valid_max", 5i8).map_err(e)?;
+        v.put_attribute("flag_values", vec![0i8, 1, 2, 3, 4, 5]).map_err(e)?;
+        v.put_attribute(
+            "flag_meanings",
+            "no_data bad_data worst_quality low_quality acceptable_quality best_quality",
+        )
+        .map_err(e)?;
+        v.put_attribute("coordinates", "lon lat").map_err(e)?;
+        v.put_values(g.quality.as_slice(), ..).map_err(e)?;
+    }
+    {
+        let mut v = f.add_variable::<i8>("solar_zenith_angle", &dims).map_err(e)?;
+        v.set_compression(4, true).map_err(e)?;
+        v.set_fill_value(-128i8).map_err(e)?;
+        v.put_attribute("long_name", "solar zenith angle").map_err(e)?;
+        v.put_attribute("units", "angular_degree").map_err(e)?;
+        v.put_attribute("scale_factor", 1.0f64).map_err(e)?;
+        v.put_attribute("add_offset", 90.0f64).map_err(e)?;
+        v.put_attribute("coordinates", "lon lat").map_err(e)?;
+        v.put_values(g.sza.as_slice(), ..).map_err(e)?;
+    }
+    f.close().map_err(e)
 }
 
 // ---------------------------------------------------------------------------------
@@ -1119,13 +1426,21 @@ fn write_catalog(dir: &Path, spec: &Spec) -> Result<PathBuf> {
          -- sst_zarr : the same field as one Zarr v3 store\n\
          -- drifters : {drifters} synthetic surface drifters, 6-hourly fixes ({records} records):\n\
          --            platform_id, time, lat, lon, sst (the field + N(0, 0.2 °C) noise)\n\
+         -- l2p      : {l2p} GHRSST L2P-like swath granules ({lines} lines x {pixels} pixels) near drifter\n\
+         --            fixes: time, lat, lon, sea_surface_temperature (K), sst_dtime, quality_level,\n\
+         --            solar_zenith_angle, granule, row, cell (see sql-examples/matchups.sql)\n\
          CREATE EXTERNAL TABLE sst STORED AS NETCDF LOCATION {nc};\n\
          CREATE EXTERNAL TABLE sst_zarr STORED AS ZARR LOCATION {zarr};\n\
-         CREATE EXTERNAL TABLE drifters STORED AS PARQUET LOCATION {parquet};\n",
+         CREATE EXTERNAL TABLE drifters STORED AS PARQUET LOCATION {parquet};\n\
+         CREATE EXTERNAL TABLE l2p STORED AS NETCDF LOCATION {l2p_glob};\n",
         drifters = spec.drifters,
         nc = sql_string(Path::new(&nc_dir)),
         zarr = sql_string(&dir.join("sst.zarr")),
         parquet = sql_string(&dir.join("drifters.parquet")),
+        l2p = spec.l2p_granules,
+        lines = L2P_LINES,
+        pixels = L2P_PIXELS,
+        l2p_glob = sql_string(&dir.join("l2p").join("*.nc")),
     );
     let mut f = fs::File::create(&path).map_err(|e| fail("creating", &path, e))?;
     f.write_all(text.as_bytes())
@@ -1169,6 +1484,7 @@ mod tests {
             drifters: 5,
             max_records: 56,
             chunk: (45, 90),
+            l2p_granules: 3,
         }
     }
 
@@ -1213,6 +1529,10 @@ mod tests {
             ),
             format!(
                 "CREATE EXTERNAL TABLE drifters STORED AS PARQUET LOCATION '{}/drifters.parquet';",
+                dir.display()
+            ),
+            format!(
+                "CREATE EXTERNAL TABLE l2p STORED AS NETCDF LOCATION '{}/l2p/*.nc';",
                 dir.display()
             ),
         ] {

@@ -345,3 +345,14 @@ fn index_builds_then_refreshes_and_names_bad_tables() {
     let err = fails(dir.path(), &["index", "-f", "catalog.sql", "drifters"]);
     assert!(err.contains("table 'drifters' is not a NetCDF or Zarr table"), "{err}");
 }
+
+#[test]
+fn matchups_example_reproduces_its_expected_output() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["demo", "data"]);
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql-examples");
+    let script = examples.join("matchups.sql");
+    let out = ok(dir.path(), &["-f", "data/catalog.sql", "-f", script.to_str().unwrap()]);
+    let expected = std::fs::read_to_string(examples.join("matchups.expected.csv")).unwrap();
+    assert_eq!(out, expected);
+}
