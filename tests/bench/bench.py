@@ -290,7 +290,7 @@ def check(name, table, got, want):
 
 # ---------------------------------------------------------------------------------------------
 # Match-ups: the 1,000,000 demo drifter fixes against 1,000 small L2 granules spread over 2023
-# (200 lines x 100 pixels, 2 minutes each), within 10 km and 1 h: OceanQL's colocate join
+# (200 lines x 100 pixels in 50 x 50 chunks and tiles, 2 minutes each), within 10 km and 1 h: OceanQL's colocate join
 # against the loop a notebook runs (per granule: drifters in its time window, numpy distances).
 # ---------------------------------------------------------------------------------------------
 L2_GRANULES, L2_LINES, L2_CELLS = 1000, 200, 100
@@ -319,7 +319,7 @@ def make_l2(folder):
             },
             coords={"time": ("nj", t0 + 0.6 * np.arange(L2_LINES), {"standard_name": "time", "units": "seconds since 2023-01-01"})},
         )
-        enc = {v: dict(zlib=True, complevel=1) for v in ("lat", "lon", "sst")}
+        enc = {v: dict(zlib=True, complevel=1, chunksizes=(50, 50)) for v in ("lat", "lon", "sst")}
         ds.to_netcdf(os.path.join(folder, f"l2_{k:04d}.nc"), encoding=enc)
     open(os.path.join(folder, ".complete"), "w").close()
 
@@ -358,7 +358,8 @@ def matchup_rows(binary, data):
     d = pq.read_table(os.path.join(data, "drifters.parquet")).to_pandas()
     d["t"] = (d["time"].dt.tz_convert(None) - pd.Timestamp("2023-01-01")).dt.total_seconds()
     drifters = f"CREATE EXTERNAL TABLE drifters STORED AS PARQUET LOCATION '{data}/drifters.parquet'"
-    l2 = f"CREATE EXTERNAL TABLE l2 STORED AS NETCDF LOCATION '{folder}/*.nc' OPTIONS ('index' '{folder}/.bench-index')"
+    l2 = (f"CREATE EXTERNAL TABLE l2 STORED AS NETCDF LOCATION '{folder}/*.nc' "
+          f"OPTIONS ('index' '{folder}/.bench-index', 'tile_size' '50x50')")
     subprocess.run(["rm", "-rf", f"{folder}/.bench-index"], check=True)
     build_index(binary, l2, f"of the {L2_GRANULES} L2 granules")
     sql = ("SELECT avg(s.sst - d.sst) AS mean, count(*) AS n FROM drifters d JOIN l2 s "
