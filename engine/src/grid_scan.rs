@@ -26,7 +26,7 @@ use crate::grid_table::{GridColumn, GridProduct};
 use crate::provenance::Provenance;
 use crate::scan_stream::{UnitReader, split, unit_stream};
 use crate::tile_stats::{StatsSplit, TileStat, TileStatsSource, stat_positions, tile_stat};
-use crate::near::{NearScan, NearSlot, ScanUnit, keep_near};
+use crate::near::{Bounds, NearScan, NearSlot, units_near};
 use crate::window::{Ranges, Window};
 
 /// Target number of cells in one unit of work (one record batch).
@@ -314,17 +314,8 @@ impl ExecutionPlan for GridScanExec {
         let Some(units) = self.partitions.get(partition).cloned() else {
             return internal_err!("GridScanExec: partition {partition} out of range");
         };
-        let units = match self.near.as_ref().and_then(|n| n.get()) {
-            Some(near) => {
-                let kept = keep_near(&units, |u| {
-                    let (lat, lon, time) = slab_bounds(&self.product.granules[u.granule], &u.slab);
-                    near.may_touch(lat, &lon, time)
-                });
-                MetricBuilder::new(&self.metrics).counter("slabs_pruned_by_join", partition).add(units.len() - kept.len());
-                Arc::new(kept)
-            }
-            None => units,
-        };
+        let pruned = MetricBuilder::new(&self.metrics).counter("slabs_pruned_by_join", partition);
+        let units = units_near(units, self.near.as_ref(), pruned, |u| slab_bounds(&self.product.granules[u.granule], &u.slab));
         let m = MetricBuilder::new(&self.metrics);
         let reader = PartitionReader {
             product: self.product.clone(),
@@ -560,24 +551,10 @@ impl NearScan for GridScanExec {
     }
 }
 
-impl ScanUnit for Unit {
-    fn granule(&self) -> usize {
-        self.granule
-    }
-
-    fn is_first_of_granule(&self) -> bool {
-        self.first_of_granule
-    }
-
-    fn set_first_of_granule(&mut self, first: bool) {
-        self.first_of_granule = first;
-    }
-}
+crate::scan_unit!(Unit);
 
 /// Latitude range, longitude spans and time range of a slab, from the granule's axes.
-type SlabBounds = (Option<(f64, f64)>, Vec<(f64, f64)>, Option<(i64, i64)>);
-
-fn slab_bounds(info: &GridInfo, slab: &Slab) -> SlabBounds {
+fn slab_bounds(info: &GridInfo, slab: &Slab) -> Bounds {
     let [t0, _, y0, x0] = slab.start;
     let [nt, _, ny, nx] = slab.count;
     let lat = min_max(info.lat[y0..y0 + ny].iter().copied());

@@ -55,8 +55,48 @@ pub trait ScanUnit: Clone {
     fn set_first_of_granule(&mut self, first: bool);
 }
 
+/// Implements [`ScanUnit`] for a scan's unit type with `granule` and `first_of_granule` fields.
+#[macro_export]
+macro_rules! scan_unit {
+    ($unit:ty) => {
+        impl $crate::near::ScanUnit for $unit {
+            fn granule(&self) -> usize {
+                self.granule
+            }
+
+            fn is_first_of_granule(&self) -> bool {
+                self.first_of_granule
+            }
+
+            fn set_first_of_granule(&mut self, first: bool) {
+                self.first_of_granule = first;
+            }
+        }
+    };
+}
+
+/// Latitude range, longitude spans and time range of a unit of work.
+pub type Bounds = (Option<(f64, f64)>, Vec<(f64, f64)>, Option<(i64, i64)>);
+
+/// The units of a partition that some point of `slot` may come near (all of them while the
+/// slot is absent or empty); the others are counted in `pruned`.
+pub fn units_near<U: ScanUnit>(
+    units: Arc<Vec<U>>,
+    slot: Option<&NearSlot>,
+    pruned: datafusion::physical_plan::metrics::Count,
+    bounds: impl Fn(&U) -> Bounds,
+) -> Arc<Vec<U>> {
+    let Some(near) = slot.and_then(|s| s.get()) else { return units };
+    let kept = keep_near(&units, |u| {
+        let (lat, lon, time) = bounds(u);
+        near.may_touch(lat, &lon, time)
+    });
+    pruned.add(units.len() - kept.len());
+    Arc::new(kept)
+}
+
 /// The units `keep` keeps; a granule whose first unit is dropped is counted by its next kept one.
-pub fn keep_near<U: ScanUnit>(units: &[U], keep: impl Fn(&U) -> bool) -> Vec<U> {
+fn keep_near<U: ScanUnit>(units: &[U], keep: impl Fn(&U) -> bool) -> Vec<U> {
     let mut uncounted = std::collections::HashSet::new();
     let mut kept = Vec::new();
     for u in units {

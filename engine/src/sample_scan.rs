@@ -27,7 +27,7 @@ use oceanql_connectors::ArraySource;
 use oceanql_connectors::sample::{Block, SampleLayout};
 
 use crate::footprint;
-use crate::near::{NearScan, NearSlot, ScanUnit, keep_near};
+use crate::near::{NearScan, NearSlot, units_near};
 use crate::index::{FOOTPRINT_TOLERANCE, Tile};
 use crate::provenance::Provenance;
 use crate::tile_stats::{StatsSplit, TileStat, TileStatsSource, stat_positions, tile_stat};
@@ -278,18 +278,12 @@ impl ExecutionPlan for SampleScanExec {
         let Some(units) = self.partitions.get(partition).cloned() else {
             return internal_err!("SampleScanExec: partition {partition} out of range");
         };
-        let units = match self.near.as_ref().and_then(|n| n.get()) {
-            Some(near) => {
-                let granules = self.product.granules();
-                let kept = keep_near(&units, |u| {
-                    let t = &granules[u.granule].tiles[u.tile];
-                    near.may_touch(t.lat, &t.lon, t.time)
-                });
-                MetricBuilder::new(&self.metrics).counter("blocks_pruned_by_join", partition).add(units.len() - kept.len());
-                Arc::new(kept)
-            }
-            None => units,
-        };
+        let pruned = MetricBuilder::new(&self.metrics).counter("blocks_pruned_by_join", partition);
+        let granules = self.product.granules();
+        let units = units_near(units, self.near.as_ref(), pruned, |u| {
+            let t = &granules[u.granule].tiles[u.tile];
+            (t.lat, t.lon.clone(), t.time)
+        });
         let counter = |name: &'static str| MetricBuilder::new(&self.metrics).counter(name, partition);
         let reader = PartitionReader {
             product: self.product.clone(),
@@ -461,19 +455,7 @@ impl NearScan for SampleScanExec {
     }
 }
 
-impl ScanUnit for Unit {
-    fn granule(&self) -> usize {
-        self.granule
-    }
-
-    fn is_first_of_granule(&self) -> bool {
-        self.first_of_granule
-    }
-
-    fn set_first_of_granule(&mut self, first: bool) {
-        self.first_of_granule = first;
-    }
-}
+crate::scan_unit!(Unit);
 
 /// Whether every sample of the tile lies in the window (its bounds inside the window's ranges).
 fn tile_inside(t: &Tile, w: &Window) -> bool {
