@@ -3,6 +3,7 @@
 //! with their pruning and pushdown, and the scans that read only what a query needs.
 
 pub mod session;
+pub mod session_handle;
 
 pub use session::create_context;
 pub mod footprint;

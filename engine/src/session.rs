@@ -12,6 +12,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use oceanql_connectors::store;
 
 use crate::grid_table::{GridFormat, GridTableFactory};
+use crate::session_handle::SessionHandle;
 
 /// A session with OceanQL's formats (`STORED AS NETCDF`, `STORED AS ZARR`) and functions.
 pub fn create_context() -> Result<SessionContext> {
@@ -42,7 +43,16 @@ pub fn create_context_with(config: SessionConfig) -> Result<SessionContext> {
     let ctx = SessionContext::new_with_state(state);
     oceanql_udfs::register(&ctx)?;
     crate::index_functions::register(&ctx);
+    // Functions that read other tables during a query (anomaly, interp) reach the
+    // session through this handle.
+    let handle = SessionHandle::new();
+    register_analytics(&ctx, &handle);
+    handle.attach(&ctx);
     Ok(ctx)
+}
+
+/// The analysis functions: climatology(), resample(), anomaly(), interp().
+fn register_analytics(_ctx: &SessionContext, _handle: &SessionHandle) {
 }
 
 /// A table factory (e.g. DataFusion's `ListingTableFactory`) whose `s3://`
