@@ -14,11 +14,10 @@
 -- adjacent pixels next to a night-time fix in 5 granules (repl/src/demo.rs,
 -- "L2P swaths"): the 10 worst outliers are those 10 seeds.
 --
--- Expected output (matchups.expected.csv): pairs, bias and robust std and the
--- 10 outliers were computed independently by matchups_check.py (numpy, netCDF4
--- and pyarrow on the same files: brute-force great-circle distances of every
--- pixel to every fix, no OceanQL); the miniprod box is OceanQL's output, checked
--- against the worst outlier's row and cell.
+-- Expected output (matchups.expected.csv): computed by matchups_check.py without
+-- OceanQL (numpy, netCDF4 and pyarrow on the same files: brute-force great-circle
+-- distances of every pixel to every fix near its pass; the miniprod box read from
+-- the worst outlier's granule around its row and cell).
 --
 -- Run: oceanql --demo -f sql-examples/matchups.sql
 -- (the `fixes` table keeps only the drifter fixes within 1 h of a pass, so the

@@ -35,6 +35,8 @@ pub fn description(name: &str) -> Option<&'static str> {
         "tiles" => "tiles('<table>'): one row per tile (chunk, block of lines x cells): slice, time range, bbox, footprint, per-variable count/min/max/sum",
         "crossover" => "crossover('<a>', '<b>', max_dt_seconds [, 'tiles']): granules (or tiles) of two products whose footprints meet within max_dt",
         "miniprod" => crate::miniprod::DESCRIPTION,
+        "climatology" => crate::climatology::DESCRIPTION,
+        "resample" => crate::resample::DESCRIPTION,
         _ => return None,
     })
 }

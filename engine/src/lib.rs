@@ -6,6 +6,8 @@ pub mod session;
 pub mod session_handle;
 
 pub use session::create_context;
+pub mod anomaly;
+pub mod climatology;
 pub mod footprint;
 pub mod geo_window;
 pub mod grid_scan;
@@ -16,9 +18,11 @@ pub mod index_functions;
 pub mod index_store;
 pub mod indexing;
 pub mod insitu_table;
+pub mod interp;
 pub mod near;
 pub mod miniprod;
 pub mod provenance;
+pub mod resample;
 pub mod sample_scan;
 pub mod sample_table;
 pub mod scan_stream;
@@ -29,6 +33,16 @@ pub mod window;
 use std::sync::Arc;
 
 use datafusion::catalog::TableProvider;
+
+/// The documentation of OceanQL's async scalar functions (`anomaly`, `interp`), which
+/// DataFusion's async wrapper does not pass on (for `\df`).
+pub fn async_function_documentation(name: &str) -> Option<&'static datafusion::logical_expr::Documentation> {
+    match name {
+        "anomaly" => anomaly::documentation(),
+        "interp" => interp::documentation(),
+        _ => None,
+    }
+}
 
 /// The observation pattern of a table OceanQL reads (grid, swath, ..., and
 /// the granule count), or `None` for other tables.

@@ -21,6 +21,18 @@ pub fn create_context() -> Result<SessionContext> {
 
 /// Same as [`create_context`] with a caller-supplied configuration.
 pub fn create_context_with(config: SessionConfig) -> Result<SessionContext> {
+    build_context(config, false)
+}
+
+/// Same as [`create_context`], and `SELECT * FROM 'file.parquet'` reads a file without
+/// registering it (DataFusion's `enable_url_table`, as datafusion-cli). Use this rather than
+/// calling `enable_url_table` on a context: that makes a new session, which the functions
+/// reading other tables (anomaly, interp) would not see.
+pub fn create_context_with_url_table() -> Result<SessionContext> {
+    build_context(SessionConfig::new(), true)
+}
+
+fn build_context(config: SessionConfig, url_table: bool) -> Result<SessionContext> {
     let config = config.with_information_schema(true);
     let state = SessionStateBuilder::new()
         .with_config(config)
@@ -47,12 +59,17 @@ pub fn create_context_with(config: SessionConfig) -> Result<SessionContext> {
     // session through this handle.
     let handle = SessionHandle::new();
     register_analytics(&ctx, &handle);
+    let ctx = if url_table { ctx.enable_url_table() } else { ctx };
     handle.attach(&ctx);
     Ok(ctx)
 }
 
 /// The analysis functions: climatology(), resample(), anomaly(), interp().
-fn register_analytics(_ctx: &SessionContext, _handle: &SessionHandle) {
+fn register_analytics(ctx: &SessionContext, handle: &SessionHandle) {
+    ctx.register_udf(crate::interp::udf(handle.clone()));
+    ctx.register_udtf("climatology", Arc::new(crate::climatology::Climatology));
+    ctx.register_udtf("resample", Arc::new(crate::resample::Resample));
+    ctx.register_udf(crate::anomaly::udf(handle.clone()));
 }
 
 /// A table factory (e.g. DataFusion's `ListingTableFactory`) whose `s3://`

@@ -149,7 +149,8 @@ fn functions(ctx: &SessionContext) -> Vec<(String, &'static str, Option<String>)
     let state = ctx.state();
     let mut rows = Vec::new();
     for (name, f) in state.scalar_functions() {
-        rows.push((name.clone(), "scalar", f.documentation().map(|d| summary(&d.description))));
+        let doc = f.documentation().or_else(|| oceanql_engine::async_function_documentation(name));
+        rows.push((name.clone(), "scalar", doc.map(|d| summary(&d.description))));
     }
     for (name, f) in state.aggregate_functions() {
         rows.push((name.clone(), "aggregate", f.documentation().map(|d| summary(&d.description))));

@@ -26,6 +26,8 @@ pub enum Command {
     Format(Option<Format>),
     /// `\i FILE`
     Include(PathBuf),
+    /// `\plot [FILE.png]`
+    Plot(Option<PathBuf>),
     /// `\q`
     Quit,
 }
@@ -39,6 +41,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("\\timing", "toggle printing the elapsed time after each statement"),
     ("\\format table|csv|json", "set the output format (without a name: show it)"),
     ("\\i FILE", "run the SQL statements and commands in FILE"),
+    ("\\plot [FILE.png]", "draw the last result as a time series, map or Hovmöller diagram (default oceanql-plot.png)"),
     ("\\q", "quit (Ctrl-D works too)"),
 ];
 
@@ -73,6 +76,7 @@ impl FromStr for Command {
             ("\\format", Some(format)) => Ok(Command::Format(Some(format.parse()?))),
             ("\\i", Some(file)) => Ok(Command::Include(PathBuf::from(unquote(file)))),
             ("\\i", None) => usage_error("\\i needs a file: \\i FILE"),
+            ("\\plot", file) => Ok(Command::Plot(file.map(|f| PathBuf::from(unquote(f))))),
             ("\\q" | "\\quit", None) => Ok(Command::Quit),
             ("\\?" | "\\h" | "\\help" | "\\timing" | "\\q" | "\\quit", Some(_)) => {
                 usage_error(&format!("{name} takes no argument"))
@@ -124,13 +128,15 @@ mod tests {
         assert_eq!(parse("\\i queries/a b.sql"), Command::Include("queries/a b.sql".into()));
         assert_eq!(parse("\\i 'a b.sql'"), Command::Include("a b.sql".into()));
         assert_eq!(parse("\\q"), Command::Quit);
+        assert_eq!(parse("\\plot"), Command::Plot(None));
+        assert_eq!(parse("\\plot 'sst map.png'"), Command::Plot(Some("sst map.png".into())));
     }
 
     #[test]
     fn unknown_command_lists_the_commands() {
         let err = error("\\x foo");
         assert!(err.contains("unknown command '\\x foo'"), "{err}");
-        assert!(err.contains("commands are \\? \\d \\df \\timing \\format \\i \\q (\\? for help)"), "{err}");
+        assert!(err.contains("commands are \\? \\d \\df \\timing \\format \\i \\plot \\q (\\? for help)"), "{err}");
     }
 
     #[test]

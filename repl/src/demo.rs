@@ -14,13 +14,31 @@
 //! * `DIR/l2p/*.nc`: GHRSST L2P-like swath granules of skin SST placed on drifter fixes
 //!   (clouds, quality levels, solar zenith angle, a few 3 K outlier seeds; see
 //!   [`L2P_GRANULES`]);
-//! * `DIR/catalog.sql`: the `CREATE EXTERNAL TABLE` statements for the four tables.
+//! * `DIR/catalog.sql`: the `CREATE EXTERNAL TABLE` statements for the tables.
 //!
-//! The field (°C) at latitude φ, longitude λ and time t (days since 2023-01-01) is
+//! The standard data set (not `--benchmark`, which writes only the above, unchanged)
+//! adds:
+//!
+//! * `DIR/sst_monthly/sst_monthly_YYYY.nc`, 1991-2023: monthly mean SST on the same 1°
+//!   grid in the same NetCDF layout as `sst_nc/` (int16, scale 0.01, `_FillValue`
+//!   -32768 on the same land, lon 0..360, chunks 1 x 45 x 90), 12 time steps per file,
+//!   `time` = the first day of the month 00:00 UTC (days since 1981-01-01),
+//!   `cell_methods` "time: mean"; table `sst_monthly` (see *Monthly field*);
+//! * a hurricane in late August 2023 (see *The hurricane*): its cold wake is in the
+//!   daily field above (and so in the drifters and L2P values that sample it), and
+//!   `DIR/wind.zarr`, one Zarr v3 store on the grid and time axis of `sst.zarr` (days
+//!   0..364 at 00:00 UTC, lon -180..180, one chunk per day and variable, no land mask):
+//!   `wind_speed` (10 m wind speed, m s-1, int16, scale 0.01) and `msl` (mean sea level
+//!   pressure, hPa, int16, scale 0.1, add_offset 1000), `_FillValue` -32768 (unused);
+//!   table `wind`;
+//! * `DIR/l2p_b/*.nc`: 30 L2P-like granules of a second sensor, DEMO_B, 25 of which cross
+//!   an `l2p` granule within 3 hours, 0.15 K warmer than `l2p` (see [`l2p_b`]); table `l2p_b`.
+//!
+//! The daily field (°C) at latitude φ, longitude λ and time t (days since 2023-01-01) is
 //!
 //! ```text
 //! sst = max(-1.8, zonal(φ) + seasonal(φ, t) + cold_tongue(φ, λ) + blob(φ, λ, t)
-//!                 + Σ eddy_k(φ, λ, t) + noise(cell, day))
+//!                 + Σ eddy_k(φ, λ, t) + wake(φ, λ, t) + noise(cell, day))
 //! zonal(φ)       = -1.8 + 31 exp(-|x|^2.7), x = (φ-5)/46 north of 5°N, (5-φ)/48 south
 //! seasonal(φ, t) = ±A sin²(2φ) cos(2π (t-225)/365), A = 4 (north, +) or 2.5 (south, -)
 //! cold_tongue    = -2.5 exp(-½((φ+1)/4)² - ½((λ+110)/30)²)      (eastern equatorial Pacific)
@@ -29,11 +47,72 @@
 //!                  then eases to 2.0 °C by the end of the year
 //! eddy_k         = a_k exp(-½ r²) for r < 4, r = distance to the eddy centre in radii;
 //!                  16 eddies (±1..2 °C, radius 1.5..3°) drifting west 0.04..0.12 °/day
-//! noise          = uniform in [-0.1, 0.1] °C, a hash of (cell, day)
+//! wake           = the hurricane's cold wake (standard data set only; 0 before 2023-08-27)
+//! noise          = 0.2 u(SEED, i, j, day): uniform in [-0.1, 0.1] °C, a hash of (cell, day)
 //! ```
+//!
+//! Longitude differences (λ+110, λ+135, ...) are wrapped to [-180, 180) everywhere.
+//!
+//! Noise hashes: `u(seed, i, j, step) = (h >> 11) / 2^53 - 0.5` (so in [-0.5, 0.5)) with
+//! `h = splitmix64(seed ^ (step << 42) ^ (i << 21) ^ j)` on wrapping u64 (splitmix64:
+//! `z += 0x9E3779B97F4A7C15; z = (z ^ z >> 30) * 0xBF58476D1CE4E5B9; z = (z ^ z >> 27) *
+//! 0x94D049BB133111EB; z ^ z >> 31`), `i` the row from the south (0..179 at 1°), `j` the
+//! column from -180° (0..359), `SEED = 0x0CEA4A1120230001`.
 //!
 //! Land (and lakes, ice shelves) is missing, from a real 1° land/sea mask embedded in
 //! the binary (see [`LANDMASK_1DEG`]); finer grids sample it by nearest neighbour.
+//!
+//! *Monthly field*, month `m` = 0 (1991-01) .. 395 (2023-12), year `y`, month of the
+//! year `mo`, on ocean cells:
+//!
+//! ```text
+//! sst_monthly = max(-1.8, zonal(φ) + ±A sin²(2φ) c(y, mo) + cold_tongue(φ, λ) + trend(m)
+//!                         + enso(m) p(φ, λ) + blob14(m) shape(φ, λ) + noise)
+//! c(y, mo)    = the mean of cos(2π (d-225)/365) over the days d of the month (d = day of
+//!               the year from 0, in that year's calendar): the month's mean of the daily
+//!               seasonal term (not its mid-month value); the other daily terms are constant
+//! trend(m)    = 0.015 (m - 389.5) / 12          (0.015 °C/yr, 0 on average over 2023)
+//! enso(m)     = Σ_k A_k exp(-½ ((m - m_k)/w_k)²) over monthly::ENSO_EVENTS (year, month
+//!               of the peak m_k, A_k °C, w_k months): El Niño 1991-92 (+1.7), 1994-95
+//!               (+1.0), 1997-98 (+2.4), 2002-03 (+1.3), 2009-10 (+1.6), 2015-16 (+2.6),
+//!               2018-19 (+0.9), 2023 (+1.8 in December, about +0.75 by June); La Niña
+//!               1995-96 (-0.9), 1998-2001 (-1.5, -1.5, -0.9), 2007-08 (-1.6), 2010-12
+//!               (-1.6, -1.0), 2020-23 (-1.2, -1.0, -1.0)
+//! p(φ, λ)     = exp(-(φ/12)⁴) h(δ), δ = λ + 145 wrapped to [-180, 180): h = 1 for |δ| ≤ 25
+//!               (170W-120W), exp(-½((δ+25)/20)²) west of that, exp(-½((δ-25)/30)²) east
+//! blob14(m)   = 2.5 s((m-273)/8) from 2013-10 (m = 273) to 2014-06 (281), 2.5 until
+//!               2015-09 (296), 2.5 s((305-m)/9) down to 0 at 2016-06 (305), 0 otherwise;
+//!               s(x) = x²(3-2x); shape = the daily Blob's exp(-½((φ-52.5)/6)² - ½((λ+135)/12)²)
+//! noise       = 0.2 u(SEED ^ 0xA3 << 56, i, j, m)
+//! ```
+//!
+//! The daily model's eddies and its 2023 Blob are not in the monthly field.
+//!
+//! *The hurricane*: [`storm::TRACK`] lists its 19 6-hourly points from 2023-08-27T00Z
+//! (t = 238) to 2023-08-31T12Z (t = 242.5): lat, lon, maximum wind V (m/s, peak 57 on
+//! 08-30 00Z at 28.4N 84.0W) and central pressure P (hPa, lowest 942). Between points the
+//! storm is interpolated linearly (position, V, P); it does not exist outside that time.
+//!
+//! ```text
+//! wake(φ, λ, t) = A exp(-½ (d/1.5)²) exp(-(t - t_p)/15)  for t ≥ t_p and d < 6, else 0
+//!   d, t_p      = the distance (°) from (φ, λ) to the closest point of the track (its
+//!                 straight segments; the first segment wins a tie), longitude
+//!                 differences times cos φ, and the time the storm was at that point
+//!   A           = -3 °C V(t_p) / 57
+//! wind_speed    = W(φ, t) + v(r) + 1.0 u(SEED ^ 0xA1 << 56, i, j, day)
+//!   W           = 3.5 + 4 g(|φ|; 15, 7) + K (1 + 0.3 w) g(|φ|; 50, 10), K = 6 north, 8 south
+//!   v(r)        = V (r/0.75) exp(1 - r/0.75) for r < 10 (peak V at 0.75°), else 0
+//! msl           = M(φ, t) + (P - M) g(r; 0, 1.5) [r < 6, else 0] + 0.6 u(SEED ^ 0xA2 << 56, i, j, day)
+//!   M           = 1012 - 4 g(φ; 5, 6) + 7 g(|φ|; 30, 8) - L (1 + 0.3 w) g(|φ|; 60, 8),
+//!                 L = 10 north, 22 south
+//!   w           = cos(2π (t - 15)/365) north of the equator (φ ≥ 0), minus that south
+//!   g(x; μ, σ)  = exp(-½ ((x - μ)/σ)²)
+//!   r           = distance (°) to the storm centre, longitude differences times cos of
+//!                 the centre's latitude; v and the P term only while the storm exists
+//! ```
+//!
+//! The wind and pressure are taken at 00:00 UTC of each day (the storm at t = day), and
+//! φ ≥ 0 counts as north everywhere above.
 
 use std::f64::consts::PI;
 use std::fs;
@@ -55,6 +134,10 @@ use zarrs::array::{Array, ArrayBuilder, ArrayMetadataOptions, data_type};
 use zarrs::filesystem::FilesystemStore;
 use zarrs::group::GroupBuilder;
 
+mod l2p_b;
+mod monthly;
+mod storm;
+
 /// What `oceanql demo` writes, and where.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -65,7 +148,7 @@ pub struct DemoOptions {
     pub benchmark: bool,
 }
 
-/// Three queries a scientist would run first on the demo catalog: (title, SQL).
+/// Queries a scientist would run first on the demo catalog: (title, SQL).
 ///
 /// The match-up query snaps each fix to the 1° cell centre with `grid_snap`; on
 /// the 0.25° benchmark grid use `grid_snap(d.lat, 0.25)`.
@@ -111,6 +194,57 @@ WHERE s.sst IS NOT NULL
 GROUP BY 1
 ORDER BY 1",
     ),
+    (
+        "ENSO from the monthly SST: the Niño 3.4 index (5S-5N, 170W-120W, anomaly against the 1991-2020 mean of each calendar month), warmest and coldest month of each year",
+        "WITH box AS (
+  SELECT time, avg(sst) AS sst
+  FROM sst_monthly
+  WHERE lat BETWEEN -5 AND 5 AND lon BETWEEN -170 AND -120
+  GROUP BY time
+), normal AS (
+  SELECT date_part('month', time) AS month, avg(sst) AS sst
+  FROM box
+  WHERE time < '2021-01-01T00:00:00Z'
+  GROUP BY 1
+)
+SELECT CAST(date_part('year', b.time) AS INT) AS year,
+       round(max(b.sst - n.sst), 2) AS warmest,
+       round(min(b.sst - n.sst), 2) AS coldest
+FROM box b
+JOIN normal n ON date_part('month', b.time) = n.month
+GROUP BY 1
+ORDER BY 1",
+    ),
+];
+
+/// What each entry of the demo directory holds, for `oceanql demo`'s summary.
+pub const CONTENTS: &[(&str, &str)] = &[
+    (
+        "catalog.sql",
+        "the CREATE EXTERNAL TABLE statements of these tables",
+    ),
+    (
+        "drifters.parquet",
+        "drifters: in situ SST of surface drifters, 6-hourly fixes, 2023",
+    ),
+    (
+        "l2p/",
+        "l2p: L2P-like swath granules (skin SST, quality level, solar zenith angle)",
+    ),
+    (
+        "l2p_b/",
+        "l2p_b: swaths of a second sensor crossing l2p within 3 h, 0.15 K warmer",
+    ),
+    ("sst.zarr/", "sst_zarr: the daily SST as one Zarr v3 store"),
+    (
+        "sst_monthly/",
+        "sst_monthly: monthly mean SST 1991-2023 (trend, ENSO, the 2014-15 Blob)",
+    ),
+    ("sst_nc/", "sst: daily SST 2023, one NetCDF file per day"),
+    (
+        "wind.zarr/",
+        "wind: daily 10 m wind speed and sea level pressure 2023, a hurricane in August",
+    ),
 ];
 
 /// Writes the demo data set into `opts.dir` and returns the path of `DIR/catalog.sql`.
@@ -141,6 +275,12 @@ struct Spec {
     chunk: (usize, usize),
     /// Number of L2P swath granules in `l2p/`.
     l2p_granules: usize,
+    /// Years (first, last) of `sst_monthly/`, or none.
+    monthly_years: Option<(i32, i32)>,
+    /// The hurricane: its cold wake in the SST field, and `wind.zarr`.
+    storm: bool,
+    /// Number of second-sensor swath granules in `l2p_b/`.
+    l2p_b_granules: usize,
 }
 
 impl Spec {
@@ -152,9 +292,14 @@ impl Spec {
             max_records: usize::MAX,
             chunk: (45, 90),
             l2p_granules: L2P_GRANULES,
+            monthly_years: Some((monthly::FIRST_YEAR, monthly::LAST_YEAR)),
+            storm: true,
+            l2p_b_granules: l2p_b::GRANULES,
         }
     }
 
+    /// The benchmark writes the same products and values as before the monthly,
+    /// wind and second-sensor products were added.
     fn benchmark() -> Self {
         let records: usize = 1_000_000;
         Spec {
@@ -164,6 +309,9 @@ impl Spec {
             max_records: records,
             chunk: (180, 360),
             l2p_granules: L2P_GRANULES,
+            monthly_years: None,
+            storm: false,
+            l2p_b_granules: 0,
         }
     }
 
@@ -197,10 +345,27 @@ impl Spec {
 fn write_with(dir: &Path, spec: &Spec) -> Result<PathBuf> {
     fs::create_dir_all(dir).map_err(|e| fail("creating directory", dir, e))?;
     let dir = fs::canonicalize(dir).map_err(|e| fail("resolving directory", dir, e))?;
-    let model = Model::new();
+    let model = Model::new(spec.storm);
     write_grids(&dir, spec, &model)?;
-    let tracks = write_drifters(&dir.join("drifters.parquet"), spec, &model)?;
-    write_l2p(&dir, spec, &model, &tracks)?;
+    // The monthly files are written (mostly libnetcdf, on one core) while the drifters
+    // and swaths are computed.
+    std::thread::scope(|s| {
+        let monthly = s.spawn(|| match spec.monthly_years {
+            Some(years) => monthly::write_monthly(&dir, spec, years),
+            None => Ok(()),
+        });
+        let swaths =
+            write_drifters(&dir.join("drifters.parquet"), spec, &model).and_then(|tracks| {
+                let swaths = write_l2p(&dir, spec, &model, &tracks)?;
+                l2p_b::write_l2p_b(&dir, spec, &model, &tracks, &swaths)
+            });
+        let monthly = monthly.join().unwrap_or_else(|_| {
+            Err(DataFusionError::Internal(
+                "oceanql demo: the monthly SST thread panicked".into(),
+            ))
+        });
+        swaths.and(monthly)
+    })?;
     write_catalog(&dir, spec)
 }
 
@@ -273,12 +438,17 @@ fn zonal(lat: f64) -> f64 {
 
 /// Seasonal anomaly: largest at mid-latitudes, opposite in the two hemispheres.
 fn seasonal(lat: f64, t: f64) -> f64 {
-    let s = (2.0 * lat.to_radians()).sin();
     let phase = (2.0 * PI * (t - NH_PEAK_DAY) / 365.0).cos();
+    seasonal_amplitude(lat) * phase
+}
+
+/// ±A sin²(2φ): the seasonal anomaly at the northern summer peak.
+fn seasonal_amplitude(lat: f64) -> f64 {
+    let s = (2.0 * lat.to_radians()).sin();
     if lat >= 0.0 {
-        4.0 * s * s * phase
+        4.0 * s * s
     } else {
-        -2.5 * s * s * phase
+        -2.5 * s * s
     }
 }
 
@@ -365,10 +535,12 @@ impl EddyAt {
 
 struct Model {
     eddies: Vec<Eddy>,
+    /// Whether the hurricane's cold wake is in the field.
+    storm: bool,
 }
 
 impl Model {
-    fn new() -> Self {
+    fn new(storm: bool) -> Self {
         let mut rng = Rng::new(SEED ^ 0xEDD1E5);
         let mut eddies = Vec::with_capacity(N_EDDIES);
         while eddies.len() < N_EDDIES {
@@ -392,7 +564,7 @@ impl Model {
                 });
             }
         }
-        Model { eddies }
+        Model { eddies, storm }
     }
 
     fn eddies_at(&self, t: f64) -> Vec<EddyAt> {
@@ -404,6 +576,10 @@ impl Model {
         let mut v = base(lat, lon, t);
         for e in eddies {
             v += e.term(lat, lon);
+        }
+        if self.storm {
+            // Exactly 0 before the storm and away from it: other values are unchanged.
+            v += storm::wake(lat, lon, t);
         }
         v
     }
@@ -461,6 +637,11 @@ impl Model {
                 }
             }
         }
+        if self.storm {
+            for &(k, amp, t_pass) in &grid.wake {
+                acc[k] += storm::wake_term(amp, t_pass, t);
+            }
+        }
         let mut out = vec![FILL; nx * ny];
         for i in 0..ny {
             for j in 0..nx {
@@ -479,6 +660,8 @@ struct GridStatic {
     ocean: Vec<bool>,
     tongue: Vec<f64>,
     blob: Vec<f64>,
+    /// Ocean cells the hurricane's wake reaches: (cell, amplitude, time of passage).
+    wake: Vec<(usize, f64, f64)>,
 }
 
 impl GridStatic {
@@ -496,10 +679,18 @@ impl GridStatic {
             tongue.push(cold_tongue(lat, lon));
             blob.push(blob_shape(lat, lon));
         }
+        let wake = (0..cells)
+            .filter(|&k| ocean[k])
+            .filter_map(|k| {
+                let (amp, t_pass) = storm::wake_passage(spec.lat(k / nx), spec.lon(k % nx))?;
+                Some((k, amp, t_pass))
+            })
+            .collect();
         GridStatic {
             ocean,
             tongue,
             blob,
+            wake,
         }
     }
 }
@@ -510,8 +701,13 @@ fn pack(celsius: f64) -> i16 {
 
 /// Deterministic small noise in [-0.1, 0.1] °C for grid cell (i, j) on `day`.
 fn cell_noise(i: usize, j: usize, day: usize) -> f64 {
-    let h = splitmix64(SEED ^ ((day as u64) << 42) ^ ((i as u64) << 21) ^ j as u64);
-    (unit(h) - 0.5) * 0.2
+    (unit(cell_hash(SEED, i, j, day)) - 0.5) * 0.2
+}
+
+/// 64 random bits for grid cell (i, j) at time step `step` (day or month), from `seed`
+/// (seeds of different fields differ in bits 56..64, above those of the step).
+fn cell_hash(seed: u64, i: usize, j: usize, step: usize) -> u64 {
+    splitmix64(seed ^ ((step as u64) << 42) ^ ((i as u64) << 21) ^ j as u64)
 }
 
 fn splitmix64(mut z: u64) -> u64 {
@@ -567,18 +763,56 @@ fn write_grids(dir: &Path, spec: &Spec, model: &Model) -> Result<()> {
     let nc_dir = dir.join("sst_nc");
     fs::create_dir_all(&nc_dir).map_err(|e| fail("creating directory", &nc_dir, e))?;
     let zarr_path = dir.join("sst.zarr");
-    let zarr = create_zarr(&zarr_path, spec)?;
-    let (zarr, zarr_path) = (&zarr, zarr_path.as_path());
+    let sst_vars = [ZarrVar {
+        name: "sst",
+        long_name: "daily sea surface foundation temperature",
+        standard_name: "sea_surface_foundation_temperature",
+        units: "degree_Celsius",
+        scale: SCALE,
+        offset: 0.0,
+        valid: (-300, 4500),
+        fill: FILL,
+    }];
+    let sst_title = "OceanQL synthetic demo: daily global sea surface temperature (L4-like)";
+    let zarr = create_zarr(&zarr_path, spec, spec.chunk, sst_title, &sst_vars)?;
+    let wind_path = dir.join("wind.zarr");
+    let wind = if spec.storm {
+        storm::create_wind_zarr(&wind_path, spec)?
+    } else {
+        vec![]
+    };
+    let grid = GridStatic::new(spec);
+    let compute = |day: usize| {
+        let raw = model.day_raw(spec, &grid, day);
+        store_zarr_day(&zarr[0], &zarr_path, day, &raw)?;
+        if !wind.is_empty() {
+            storm::store_wind_day(&wind, &wind_path, spec, day)?;
+        }
+        Ok(raw)
+    };
+    let mut buf = Vec::new();
+    pipeline(spec.days, &compute, |day, raw: Vec<i16>| {
+        let path = nc_dir.join(format!("sst_{}.nc", day_stamp(day)));
+        write_netcdf_day(&path, spec, day, &raw, &mut buf)
+    })
+}
 
+/// Computes items `0..n` on worker threads and hands each result to `write` on this
+/// thread, in the order they come: libnetcdf is globally locked, so files are written
+/// here, one at a time, while the workers compute the next items.
+fn pipeline<T: Send>(
+    n: usize,
+    compute: &(dyn Fn(usize) -> Result<T> + Sync),
+    mut write: impl FnMut(usize, T) -> Result<()>,
+) -> Result<()> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .clamp(1, spec.days.max(1));
+        .clamp(1, n.max(1));
     let next = AtomicUsize::new(0);
     let abort = AtomicBool::new(false);
-    let grid = GridStatic::new(spec);
-    let (next, abort, grid) = (&next, &abort, &grid);
-    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<i16>)>(2 * workers);
+    let (next, abort) = (&next, &abort);
+    let (tx, rx) = mpsc::sync_channel::<(usize, T)>(2 * workers);
 
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
@@ -586,16 +820,18 @@ fn write_grids(dir: &Path, spec: &Spec, model: &Model) -> Result<()> {
                 let tx = tx.clone();
                 s.spawn(move || -> Result<()> {
                     while !abort.load(Ordering::Relaxed) {
-                        let day = next.fetch_add(1, Ordering::Relaxed);
-                        if day >= spec.days {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        if k >= n {
                             break;
                         }
-                        let raw = model.day_raw(spec, grid, day);
-                        if let Err(e) = store_zarr_day(zarr, zarr_path, spec, day, &raw) {
-                            abort.store(true, Ordering::Relaxed);
-                            return Err(e);
-                        }
-                        if tx.send((day, raw)).is_err() {
+                        let item = match compute(k) {
+                            Ok(item) => item,
+                            Err(e) => {
+                                abort.store(true, Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        };
+                        if tx.send((k, item)).is_err() {
                             break;
                         }
                     }
@@ -605,13 +841,9 @@ fn write_grids(dir: &Path, spec: &Spec, model: &Model) -> Result<()> {
             .collect();
         drop(tx);
 
-        // libnetcdf is globally locked: the files are written here, one at a time,
-        // while the workers compute the next days.
         let mut result = Ok(());
-        let mut buf = Vec::new();
-        for (day, raw) in rx {
-            let path = nc_dir.join(format!("sst_{}.nc", day_stamp(day)));
-            if let Err(e) = write_netcdf_day(&path, spec, day, &raw, &mut buf) {
+        for (k, item) in rx {
+            if let Err(e) = write(k, item) {
                 abort.store(true, Ordering::Relaxed);
                 result = Err(e);
                 break;
@@ -638,13 +870,49 @@ fn write_netcdf_day(
     raw: &[i16],
     buf: &mut Vec<i16>,
 ) -> Result<()> {
+    let date = day_stamp(day);
+    let iso = format!("{}-{}-{}", &date[..4], &date[4..6], &date[6..]);
+    let text = NcGrid {
+        title: "OceanQL synthetic demo: daily global sea surface temperature (L4-like)",
+        comment: "Synthetic data, NOT real observations: latitude profile, seasonal cycle, drifting eddies, \
+                  a growing North-East Pacific warm anomaly and small noise. Land from the NCAR 1x1 land/sea mask.",
+        time_long_name: "reference time of sst field",
+        sst_long_name: "daily sea surface foundation temperature",
+        cell_methods: None,
+        coverage: (format!("{iso}T00:00:00Z"), format!("{iso}T23:59:59Z")),
+        times: vec![DAYS_1981_TO_2023 + day as f64],
+    };
+    write_grid_netcdf(path, spec, &text, raw, buf)
+}
+
+/// What differs between the daily and the monthly SST files.
+struct NcGrid<'a> {
+    title: &'a str,
+    comment: &'a str,
+    time_long_name: &'a str,
+    sst_long_name: &'a str,
+    cell_methods: Option<&'a str>,
+    /// time_coverage_start and _end.
+    coverage: (String, String),
+    /// Days since 1981-01-01, one per time step of `raw`.
+    times: Vec<f64>,
+}
+
+/// Writes one SST NetCDF file of `text.times.len()` steps; `raw` is (time, lat, lon)
+/// row-major with lon from -180.
+fn write_grid_netcdf(
+    path: &Path,
+    spec: &Spec,
+    text: &NcGrid,
+    raw: &[i16],
+    buf: &mut Vec<i16>,
+) -> Result<()> {
     let (nx, ny) = (spec.nx(), spec.ny());
     let e = |err: netcdf::Error| fail("writing NetCDF", path, err);
     // The file stores lon 0..360 like most L4 products: column k is lon (k + 0.5) * res,
     // i.e. internal column (k + nx/2) mod nx.
     buf.clear();
-    for i in 0..ny {
-        let row = &raw[i * nx..(i + 1) * nx];
+    for row in raw.chunks_exact(nx) {
         buf.extend_from_slice(&row[nx / 2..]);
         buf.extend_from_slice(&row[..nx / 2]);
     }
@@ -652,30 +920,21 @@ fn write_netcdf_day(
     let lons: Vec<f32> = (0..nx)
         .map(|k| ((k as f64 + 0.5) * spec.res()) as f32)
         .collect();
-    let date = day_stamp(day);
-    let iso = format!("{}-{}-{}", &date[..4], &date[4..6], &date[6..]);
 
     let mut f = netcdf::create(path).map_err(e)?;
     let res = format!("{} degree", spec.res());
     let globals: [(&str, &str); 11] = [
-        (
-            "title",
-            "OceanQL synthetic demo: daily global sea surface temperature (L4-like)",
-        ),
+        ("title", text.title),
         ("Conventions", "CF-1.8"),
         ("source", "OceanQL synthetic demo"),
         ("institution", "OceanQL"),
         ("history", "written by `oceanql demo`"),
-        (
-            "comment",
-            "Synthetic data, NOT real observations: latitude profile, seasonal cycle, drifting eddies, \
-             a growing North-East Pacific warm anomaly and small noise. Land from the NCAR 1x1 land/sea mask.",
-        ),
+        ("comment", text.comment),
         ("license", "Apache-2.0"),
         ("geospatial_lat_resolution", &res),
         ("geospatial_lon_resolution", &res),
-        ("time_coverage_start", &format!("{iso}T00:00:00Z")),
-        ("time_coverage_end", &format!("{iso}T23:59:59Z")),
+        ("time_coverage_start", &text.coverage.0),
+        ("time_coverage_end", &text.coverage.1),
     ];
     for (k, v) in globals {
         f.add_attribute(k, v).map_err(e)?;
@@ -684,21 +943,20 @@ fn write_netcdf_day(
     f.add_attribute("geospatial_lat_max", 90.0f32).map_err(e)?;
     f.add_attribute("geospatial_lon_min", 0.0f32).map_err(e)?;
     f.add_attribute("geospatial_lon_max", 360.0f32).map_err(e)?;
-    f.add_dimension("time", 1).map_err(e)?;
+    f.add_dimension("time", text.times.len()).map_err(e)?;
     f.add_dimension("lat", ny).map_err(e)?;
     f.add_dimension("lon", nx).map_err(e)?;
 
     {
         let mut v = f.add_variable::<f64>("time", &["time"]).map_err(e)?;
         v.put_attribute("standard_name", "time").map_err(e)?;
-        v.put_attribute("long_name", "reference time of sst field")
+        v.put_attribute("long_name", text.time_long_name)
             .map_err(e)?;
         v.put_attribute("units", "days since 1981-01-01 00:00:00")
             .map_err(e)?;
         v.put_attribute("calendar", "gregorian").map_err(e)?;
         v.put_attribute("axis", "T").map_err(e)?;
-        v.put_values(&[DAYS_1981_TO_2023 + day as f64], ..)
-            .map_err(e)?;
+        v.put_values(&text.times, ..).map_err(e)?;
     }
     {
         let mut v = f.add_variable::<f32>("lat", &["lat"]).map_err(e)?;
@@ -728,7 +986,7 @@ fn write_netcdf_day(
             .map_err(e)?;
         v.set_compression(4, true).map_err(e)?;
         v.set_fill_value(FILL).map_err(e)?;
-        v.put_attribute("long_name", "daily sea surface foundation temperature")
+        v.put_attribute("long_name", text.sst_long_name)
             .map_err(e)?;
         v.put_attribute("standard_name", "sea_surface_foundation_temperature")
             .map_err(e)?;
@@ -737,12 +995,36 @@ fn write_netcdf_day(
         v.put_attribute("add_offset", 0.0f64).map_err(e)?;
         v.put_attribute("valid_min", -300i16).map_err(e)?;
         v.put_attribute("valid_max", 4500i16).map_err(e)?;
+        if let Some(methods) = text.cell_methods {
+            v.put_attribute("cell_methods", methods).map_err(e)?;
+        }
         v.put_values(buf.as_slice(), ..).map_err(e)?;
     }
     f.close().map_err(e)
 }
 
-fn create_zarr(path: &Path, spec: &Spec) -> Result<Array<FilesystemStore>> {
+/// A packed int16 variable of a Zarr store on the demo grid.
+struct ZarrVar {
+    name: &'static str,
+    long_name: &'static str,
+    standard_name: &'static str,
+    units: &'static str,
+    scale: f64,
+    offset: f64,
+    /// valid_min, valid_max (packed).
+    valid: (i16, i16),
+    fill: i16,
+}
+
+/// Creates a Zarr v3 store of daily `vars` on the demo grid (with its `lat`, `lon` and
+/// `time` coordinates), chunked (1, `chunk`), and returns the arrays of `vars`, in order.
+fn create_zarr(
+    path: &Path,
+    spec: &Spec,
+    chunk: (usize, usize),
+    title: &str,
+    vars: &[ZarrVar],
+) -> Result<Vec<Array<FilesystemStore>>> {
     let ze = |what: &'static str| move |err: Box<dyn std::error::Error>| fail(what, path, err);
     if path.exists() {
         // Only ever replace a previous demo store: stale chunks of an all-land region
@@ -767,10 +1049,7 @@ fn create_zarr(path: &Path, spec: &Spec) -> Result<Array<FilesystemStore>> {
         .map_err(|e| ze("creating Zarr group")(e.into()))?;
     {
         let a = group.attributes_mut();
-        a.insert(
-            "title".into(),
-            "OceanQL synthetic demo: daily global sea surface temperature (L4-like)".into(),
-        );
+        a.insert("title".into(), title.into());
         a.insert("Conventions".into(), "CF-1.8".into());
         a.insert("source".into(), "OceanQL synthetic demo".into());
         a.insert("history".into(), "written by `oceanql demo`".into());
@@ -843,52 +1122,56 @@ fn create_zarr(path: &Path, spec: &Spec) -> Result<Array<FilesystemStore>> {
     time.store_chunk(&[0], (0..days as i64).collect::<Vec<i64>>())
         .map_err(|e| ze("writing Zarr chunk")(e.into()))?;
 
-    let mut b = ArrayBuilder::new(
-        vec![days as u64, ny as u64, nx as u64],
-        vec![1, spec.chunk.0 as u64, spec.chunk.1 as u64],
-        data_type::int16(),
-        FILL,
-    );
-    b.bytes_to_bytes_codecs(vec![Arc::new(ZstdCodec::new(3, false))]);
-    b.dimension_names(Some(["time", "lat", "lon"]));
-    {
+    let mut arrays = Vec::with_capacity(vars.len());
+    for var in vars {
+        let mut b = ArrayBuilder::new(
+            vec![days as u64, ny as u64, nx as u64],
+            vec![1, chunk.0 as u64, chunk.1 as u64],
+            data_type::int16(),
+            var.fill,
+        );
+        b.bytes_to_bytes_codecs(vec![Arc::new(ZstdCodec::new(3, false))]);
+        b.dimension_names(Some(["time", "lat", "lon"]));
         let a = b.attributes_mut();
-        a.insert(
-            "long_name".into(),
-            "daily sea surface foundation temperature".into(),
-        );
-        a.insert(
-            "standard_name".into(),
-            "sea_surface_foundation_temperature".into(),
-        );
-        a.insert("units".into(), "degree_Celsius".into());
-        a.insert("scale_factor".into(), SCALE.into());
-        a.insert("add_offset".into(), 0.0f64.into());
-        a.insert("_FillValue".into(), FILL.into());
-        a.insert("valid_min".into(), (-300i16).into());
-        a.insert("valid_max".into(), 4500i16.into());
+        a.insert("long_name".into(), var.long_name.into());
+        a.insert("standard_name".into(), var.standard_name.into());
+        a.insert("units".into(), var.units.into());
+        a.insert("scale_factor".into(), var.scale.into());
+        a.insert("add_offset".into(), var.offset.into());
+        a.insert("_FillValue".into(), var.fill.into());
+        a.insert("valid_min".into(), var.valid.0.into());
+        a.insert("valid_max".into(), var.valid.1.into());
+        let array = b
+            .build(store.clone(), &format!("/{}", var.name))
+            .map_err(|e| ze("creating Zarr array")(e.into()))?;
+        array
+            .store_metadata_opt(&meta)
+            .map_err(|e| ze("writing Zarr metadata")(e.into()))?;
+        arrays.push(array);
     }
-    let sst = b
-        .build(store.clone(), "/sst")
-        .map_err(|e| ze("creating Zarr array")(e.into()))?;
-    sst.store_metadata_opt(&meta)
-        .map_err(|e| ze("writing Zarr metadata")(e.into()))?;
-    Ok(sst)
+    Ok(arrays)
 }
 
+/// Stores one day (all its chunks) of a (time, lat, lon) array made by [`create_zarr`].
 fn store_zarr_day(
-    sst: &Array<FilesystemStore>,
+    array: &Array<FilesystemStore>,
     path: &Path,
-    spec: &Spec,
     day: usize,
     raw: &[i16],
 ) -> Result<()> {
-    let (cy, cx) = (
-        (spec.ny() / spec.chunk.0) as u64,
-        (spec.nx() / spec.chunk.1) as u64,
-    );
+    let (cy, cx) = match array.chunk_grid_shape() {
+        [_, cy, cx] => (*cy, *cx),
+        _ => {
+            return Err(fail(
+                "writing Zarr chunks",
+                path,
+                "not a (time, lat, lon) array",
+            ));
+        }
+    };
     let d = day as u64;
-    sst.store_chunks(&[d..d + 1, 0..cy, 0..cx], raw)
+    array
+        .store_chunks(&[d..d + 1, 0..cy, 0..cx], raw)
         .map_err(|e| fail(&format!("writing Zarr chunks of day {day} of"), path, e))
 }
 
@@ -1150,6 +1433,8 @@ fn solar_zenith(lat: f64, lon: f64, t: f64) -> f64 {
 /// One L2P granule, ready to write.
 struct Granule {
     name: String,
+    lines: usize,
+    pixels: usize,
     /// Seconds since 1981-01-01 of line 0.
     time: i32,
     lat: Vec<f32>,
@@ -1160,31 +1445,124 @@ struct Granule {
     sza: Vec<i8>,
 }
 
-fn make_granule(model: &Model, k: usize, tracks: &[Track], seeds: &mut usize) -> Granule {
-    let (nl, np) = (L2P_LINES, L2P_PIXELS);
-    let mut rng = Rng::new(SEED ^ 0x12F0_0000 ^ (k as u64).wrapping_mul(0x9E37_79B9));
+/// Where a swath lies: pixels 1 km apart along and across a track heading `heading`
+/// (clockwise from north), pixel (lf, cf) (fractional) at (lat0, lon0); one line per
+/// second from `start_s`.
+#[derive(Debug, Clone, Copy)]
+struct SwathGeometry {
+    lat0: f64,
+    lon0: f64,
+    lf: f64,
+    cf: f64,
+    heading: f64,
+    /// Seconds since 2023-01-01 of line 0.
+    start_s: i64,
+}
+
+impl SwathGeometry {
+    /// (lat, lon) of the fractional pixel (line j, pixel i).
+    fn at(&self, j: f64, i: f64) -> (f64, f64) {
+        let (su, cu) = self.heading.sin_cos();
+        let coslat = self.lat0.to_radians().cos().max(0.05);
+        let (a, c) = (j - self.lf, i - self.cf);
+        let east = a * su + c * cu;
+        let north = a * cu - c * su;
+        let lat = self.lat0 + north / KM_PER_DEGREE;
+        let lon = wrap_lon(self.lon0 + east / (KM_PER_DEGREE * coslat));
+        (lat, lon)
+    }
+}
+
+/// A swath instrument: granule size and SST noise (K) of quality levels 5 and 4, plus
+/// a bias added to every pixel.
+struct Sensor {
+    lines: usize,
+    pixels: usize,
+    bias: f64,
+    sigma_best: f64,
+    sigma_acceptable: f64,
+}
+
+const SENSOR_A: Sensor = Sensor {
+    lines: L2P_LINES,
+    pixels: L2P_PIXELS,
+    bias: 0.0,
+    sigma_best: 0.25,
+    sigma_acceptable: 0.35,
+};
+
+/// A swath through a random drifter fix: picks the drifter, the fix, the fix's
+/// fractional (line, pixel) in `lines` x `pixels` ranges, a time offset within ±30 min
+/// and a heading 10..20° off north or south. Returns the geometry and the fix's time
+/// (seconds since 2023-01-01, with the offset).
+fn swath_on_a_fix(
+    rng: &mut Rng,
+    tracks: &[Track],
+    lines: (f64, f64),
+    pixels: (f64, f64),
+) -> (SwathGeometry, i64) {
     let id = (rng.next_u64() % tracks.len() as u64) as usize;
     let track = &tracks[id];
     let n = (rng.next_u64() % track.lat.len() as u64) as usize;
-    let (flat, flon) = (track.lat[n], track.lon[n]);
     let fix_s = (n as i64) * 86_400 / FIXES_PER_DAY as i64; // since 2023-01-01
-    let lf = rng.uniform(60.0, 240.0);
-    let cf = rng.uniform(20.0, 100.0);
+    let lf = rng.uniform(lines.0, lines.1);
+    let cf = rng.uniform(pixels.0, pixels.1);
     let offset = (rng.uniform(-1800.0, 1800.0)).round() as i64;
     let ascending = rng.uniform(0.0, 1.0) < 0.5;
     let tilt = rng.uniform(10.0, 20.0);
     let heading = (if ascending { -tilt } else { 180.0 + tilt }).to_radians();
-    let start_s = fix_s + offset - lf.floor() as i64;
-    let (su, cu) = heading.sin_cos();
-    let coslat = flat.to_radians().cos().max(0.05);
+    let geometry = SwathGeometry {
+        lat0: track.lat[n],
+        lon0: track.lon[n],
+        lf,
+        cf,
+        heading,
+        start_s: fix_s + offset - lf.floor() as i64,
+    };
+    (geometry, fix_s + offset)
+}
 
-    let t_fix = (fix_s + offset) as f64 / 86_400.0;
-    let seeded = *seeds < L2P_SEEDS && solar_zenith(flat, flon, t_fix) > 92.0;
+fn make_granule(
+    model: &Model,
+    k: usize,
+    tracks: &[Track],
+    seeds: &mut usize,
+) -> (Granule, SwathGeometry) {
+    let mut rng = Rng::new(SEED ^ 0x12F0_0000 ^ (k as u64).wrapping_mul(0x9E37_79B9));
+    let (geometry, fix_s) = swath_on_a_fix(&mut rng, tracks, (60.0, 240.0), (20.0, 100.0));
+    let t_fix = fix_s as f64 / 86_400.0;
+    let seeded = *seeds < L2P_SEEDS && solar_zenith(geometry.lat0, geometry.lon0, t_fix) > 92.0;
     if seeded {
         *seeds += 1;
     }
-    let (seed_line, seed_pixel) = (lf.round() as usize, cf.round() as usize);
+    let seed = seeded.then(|| (geometry.lf.round() as usize, geometry.cf.round() as usize));
+    let mut g = fill_swath(model, &geometry, &SENSOR_A, t_fix, &mut rng, seed);
+    g.name = format!(
+        "{}-OCEANQL-L2P_GHRSST-SSTskin-DEMO_{k:02}-v02.0-fv01.0.nc",
+        swath_stamp(&geometry)
+    );
+    (g, geometry)
+}
 
+/// `YYYYMMDDHHMMSS` of a swath's line 0.
+fn swath_stamp(geometry: &SwathGeometry) -> String {
+    let start = chrono::DateTime::from_timestamp(EPOCH_2023_US / 1_000_000 + geometry.start_s, 0)
+        .unwrap_or_default();
+    start.format("%Y%m%d%H%M%S").to_string()
+}
+
+/// The pixels of one swath (clouds, quality levels, SST, solar zenith angle); the
+/// eddies are taken at `t_eddies` (days). `seed`: the (line, pixel) of a 3 K outlier
+/// pair (that pixel and the next one across track).
+fn fill_swath(
+    model: &Model,
+    geometry: &SwathGeometry,
+    sensor: &Sensor,
+    t_eddies: f64,
+    rng: &mut Rng,
+    seed: Option<(usize, usize)>,
+) -> Granule {
+    let (nl, np) = (sensor.lines, sensor.pixels);
     // Cloud lattice.
     let (cl, cp) = (nl / CLOUD_CELL + 2, np / CLOUD_CELL + 2);
     let lattice: Vec<f64> = (0..cl * cp).map(|_| rng.uniform(0.0, 1.0)).collect();
@@ -1197,11 +1575,13 @@ fn make_granule(model: &Model, k: usize, tracks: &[Track], seeds: &mut usize) ->
             + fy * ((1.0 - fx) * v(y0 + 1, x0) + fx * v(y0 + 1, x0 + 1))
     };
 
-    let eddies = model.eddies_at(t_fix);
+    let eddies = model.eddies_at(t_eddies);
     let total = nl * np;
     let mut g = Granule {
         name: String::new(),
-        time: (SECONDS_1981_TO_2023 + start_s) as i32,
+        lines: nl,
+        pixels: np,
+        time: (SECONDS_1981_TO_2023 + geometry.start_s) as i32,
         lat: Vec::with_capacity(total),
         lon: Vec::with_capacity(total),
         sst: Vec::with_capacity(total),
@@ -1210,27 +1590,24 @@ fn make_granule(model: &Model, k: usize, tracks: &[Track], seeds: &mut usize) ->
         sza: Vec::with_capacity(total),
     };
     for j in 0..nl {
-        let t = (start_s + j as i64) as f64 / 86_400.0;
+        let t = (geometry.start_s + j as i64) as f64 / 86_400.0;
         for i in 0..np {
-            let (a, c) = (j as f64 - lf, i as f64 - cf);
-            let east = a * su + c * cu;
-            let north = a * cu - c * su;
-            let lat = (flat + north / KM_PER_DEGREE) as f32;
-            let lon = wrap_lon(flon + east / (KM_PER_DEGREE * coslat)) as f32;
+            let (lat, lon) = geometry.at(j as f64, i as f64);
+            let (lat, lon) = (lat as f32, lon as f32);
             let (la, lo) = (lat as f64, lon as f64);
             g.lat.push(lat);
             g.lon.push(lon);
             g.dtime.push(j as i16);
             g.sza.push((solar_zenith(la, lo, t) - 90.0).round() as i8);
-            let seed = seeded && j == seed_line && (i == seed_pixel || i == seed_pixel + 1);
-            let near_seed = seeded && j.abs_diff(seed_line) <= 3 && i.abs_diff(seed_pixel) <= 4;
+            let is_seed = seed.is_some_and(|(sl, sp)| j == sl && (i == sp || i == sp + 1));
+            let near_seed = seed.is_some_and(|(sl, sp)| j.abs_diff(sl) <= 3 && i.abs_diff(sp) <= 4);
             let u = rng.uniform(0.0, 1.0);
             let noise = rng.normal();
             let cv = cloud(j, i);
             let (q, bias, sigma) = if is_land(la, lo) {
                 (0, 0.0, 0.0)
-            } else if seed {
-                (5, 3.0, 0.25)
+            } else if is_seed {
+                (5, 3.0, sensor.sigma_best)
             } else if cv > CLOUD_THRESHOLD && !near_seed {
                 (1, 0.0, 0.0)
             } else if cv > CLOUD_THRESHOLD - 0.04 && !near_seed {
@@ -1238,10 +1615,11 @@ fn make_granule(model: &Model, k: usize, tracks: &[Track], seeds: &mut usize) ->
             } else if u < 0.04 {
                 (2, -0.5, 0.8)
             } else if u < 0.12 || i < 4 || i >= np - 4 {
-                (4, 0.0, 0.35)
+                (4, 0.0, sensor.sigma_acceptable)
             } else {
-                (5, 0.0, 0.25)
+                (5, 0.0, sensor.sigma_best)
             };
+            let bias = bias + sensor.bias;
             g.quality.push(q);
             g.sst.push(if q <= 1 {
                 FILL
@@ -1252,29 +1630,26 @@ fn make_granule(model: &Model, k: usize, tracks: &[Track], seeds: &mut usize) ->
             });
         }
     }
-    let start = chrono::DateTime::from_timestamp(EPOCH_2023_US / 1_000_000 + start_s, 0)
-        .unwrap_or_default();
-    g.name = format!(
-        "{}-OCEANQL-L2P_GHRSST-SSTskin-DEMO_{k:02}-v02.0-fv01.0.nc",
-        start.format("%Y%m%d%H%M%S")
-    );
     g
 }
 
-/// Writes `l2p/*.nc` (see the comment above [`L2P_GRANULES`]).
-fn write_l2p(dir: &Path, spec: &Spec, model: &Model, tracks: &[Track]) -> Result<()> {
-    let l2p = dir.join("l2p");
-    if l2p.is_dir() {
-        // Only our own granules: a previous run's names may differ.
-        for entry in fs::read_dir(&l2p).map_err(|e| fail("listing", &l2p, e))? {
-            let path = entry.map_err(|e| fail("listing", &l2p, e))?.path();
+/// Removes the `.nc` files of a previous run from `dir` (names may differ) and
+/// creates it.
+fn clear_nc_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        for entry in fs::read_dir(dir).map_err(|e| fail("listing", dir, e))? {
+            let path = entry.map_err(|e| fail("listing", dir, e))?.path();
             if path.extension().is_some_and(|x| x == "nc") {
                 fs::remove_file(&path).map_err(|e| fail("removing", &path, e))?;
             }
         }
     }
-    fs::create_dir_all(&l2p).map_err(|e| fail("creating directory", &l2p, e))?;
-    let tracks: Vec<Track> = tracks
+    fs::create_dir_all(dir).map_err(|e| fail("creating directory", dir, e))
+}
+
+/// The drifter tracks' positions, without the empty ones (the swaths are placed on them).
+fn positions(tracks: &[Track]) -> Vec<Track> {
+    tracks
         .iter()
         .filter(|t| !t.lat.is_empty())
         .map(|t| Track {
@@ -1282,52 +1657,82 @@ fn write_l2p(dir: &Path, spec: &Spec, model: &Model, tracks: &[Track]) -> Result
             lon: t.lon.clone(),
             sst: vec![],
         })
-        .collect();
-    if tracks.is_empty() {
-        return Ok(());
-    }
-    let mut seeds = 0;
-    for k in 0..spec.l2p_granules {
-        let g = make_granule(model, k, &tracks, &mut seeds);
-        write_l2p_granule(&l2p.join(&g.name), &g)?;
-    }
-    Ok(())
+        .collect()
 }
 
-fn write_l2p_granule(path: &Path, g: &Granule) -> Result<()> {
+/// Writes `l2p/*.nc` (see the comment above [`L2P_GRANULES`]) and returns the
+/// granules' geometries.
+fn write_l2p(
+    dir: &Path,
+    spec: &Spec,
+    model: &Model,
+    tracks: &[Track],
+) -> Result<Vec<SwathGeometry>> {
+    let l2p = dir.join("l2p");
+    clear_nc_dir(&l2p)?;
+    let tracks = positions(tracks);
+    if tracks.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut seeds = 0;
+    let mut geometries = Vec::with_capacity(spec.l2p_granules);
+    for k in 0..spec.l2p_granules {
+        let (g, geometry) = make_granule(model, k, &tracks, &mut seeds);
+        write_l2p_granule(&l2p.join(&g.name), &g, L2P_ATTRIBUTES)?;
+        geometries.push(geometry);
+    }
+    Ok(geometries)
+}
+
+/// Global attributes of the `l2p/` granules.
+const L2P_ATTRIBUTES: &[(&str, &str)] = &[
+    (
+        "title",
+        "OceanQL synthetic demo: GHRSST L2P-like swath of skin SST",
+    ),
+    ("Conventions", "CF-1.7, ACDD-1.3"),
+    ("source", "OceanQL synthetic demo"),
+    ("institution", "OceanQL"),
+    ("history", "written by `oceanql demo`"),
+    ("processing_level", "L2P"),
+    ("gds_version_id", "2.0"),
+    (
+        "comment",
+        "Synthetic data, NOT real observations: the demo SST field, cool skin -0.17 K, noise, \
+         clouds, and 3 K outlier seeds next to a few drifter fixes.",
+    ),
+    ("license", "Apache-2.0"),
+];
+
+fn write_l2p_granule(path: &Path, g: &Granule, attributes: &[(&str, &str)]) -> Result<()> {
     let e = |err: netcdf::Error| fail("writing NetCDF", path, err);
     let dims = ["time", "nj", "ni"];
     let mut f = netcdf::create(path).map_err(e)?;
-    for (k, v) in [
-        ("title", "OceanQL synthetic demo: GHRSST L2P-like swath of skin SST"),
-        ("Conventions", "CF-1.7, ACDD-1.3"),
-        ("source", "OceanQL synthetic demo"),
-        ("institution", "OceanQL"),
-        ("history", "written by `oceanql demo`"),
-        ("processing_level", "L2P"),
-        ("gds_version_id", "2.0"),
-        (
-            "comment",
-            "Synthetic data, NOT real observations: the demo SST field, cool skin -0.17 K, noise, \
-             clouds, and 3 K outlier seeds next to a few drifter fixes.",
-        ),
-        ("license", "Apache-2.0"),
-    ] {
+    for &(k, v) in attributes {
         f.add_attribute(k, v).map_err(e)?;
     }
     f.add_dimension("time", 1).map_err(e)?;
-    f.add_dimension("nj", L2P_LINES).map_err(e)?;
-    f.add_dimension("ni", L2P_PIXELS).map_err(e)?;
+    f.add_dimension("nj", g.lines).map_err(e)?;
+    f.add_dimension("ni", g.pixels).map_err(e)?;
     {
         let mut v = f.add_variable::<i32>("time", &["time"]).map_err(e)?;
         v.put_attribute("standard_name", "time").map_err(e)?;
-        v.put_attribute("long_name", "reference time of sst file").map_err(e)?;
-        v.put_attribute("units", "seconds since 1981-01-01 00:00:00").map_err(e)?;
+        v.put_attribute("long_name", "reference time of sst file")
+            .map_err(e)?;
+        v.put_attribute("units", "seconds since 1981-01-01 00:00:00")
+            .map_err(e)?;
         v.put_attribute("axis", "T").map_err(e)?;
         v.put_values(&[g.time], ..).map_err(e)?;
     }
     for (name, values, std, units, lo, hi) in [
-        ("lat", &g.lat, "latitude", "degrees_north", -90.0f32, 90.0f32),
+        (
+            "lat",
+            &g.lat,
+            "latitude",
+            "degrees_north",
+            -90.0f32,
+            90.0f32,
+        ),
         ("lon", &g.lon, "longitude", "degrees_east", -180.0, 180.0),
     ] {
         let mut v = f.add_variable::<f32>(name, &["nj", "ni"]).map_err(e)?;
@@ -1344,8 +1749,10 @@ fn write_l2p_granule(path: &Path, g: &Granule) -> Result<()> {
             .map_err(e)?;
         v.set_compression(4, true).map_err(e)?;
         v.set_fill_value(FILL).map_err(e)?;
-        v.put_attribute("long_name", "sea surface skin temperature").map_err(e)?;
-        v.put_attribute("standard_name", "sea_surface_skin_temperature").map_err(e)?;
+        v.put_attribute("long_name", "sea surface skin temperature")
+            .map_err(e)?;
+        v.put_attribute("standard_name", "sea_surface_skin_temperature")
+            .map_err(e)?;
         v.put_attribute("units", "kelvin").map_err(e)?;
         v.put_attribute("scale_factor", SCALE).map_err(e)?;
         v.put_attribute("add_offset", L2P_OFFSET).map_err(e)?;
@@ -1358,7 +1765,8 @@ fn write_l2p_granule(path: &Path, g: &Granule) -> Result<()> {
         let mut v = f.add_variable::<i16>("sst_dtime", &dims).map_err(e)?;
         v.set_compression(4, true).map_err(e)?;
         v.set_fill_value(FILL).map_err(e)?;
-        v.put_attribute("long_name", "time difference from reference time").map_err(e)?;
+        v.put_attribute("long_name", "time difference from reference time")
+            .map_err(e)?;
         v.put_attribute("units", "seconds").map_err(e)?;
         v.put_attribute("scale_factor", 1.0f64).map_err(e)?;
         v.put_attribute("add_offset", 0.0f64).map_err(e)?;
@@ -1369,10 +1777,12 @@ fn write_l2p_granule(path: &Path, g: &Granule) -> Result<()> {
         let mut v = f.add_variable::<i8>("quality_level", &dims).map_err(e)?;
         v.set_compression(4, true).map_err(e)?;
         v.set_fill_value(-128i8).map_err(e)?;
-        v.put_attribute("long_name", "quality level of SST pixel").map_err(e)?;
+        v.put_attribute("long_name", "quality level of SST pixel")
+            .map_err(e)?;
         v.put_attribute("valid_min", 0i8).map_err(e)?;
         v.put_attribute("valid_max", 5i8).map_err(e)?;
-        v.put_attribute("flag_values", vec![0i8, 1, 2, 3, 4, 5]).map_err(e)?;
+        v.put_attribute("flag_values", vec![0i8, 1, 2, 3, 4, 5])
+            .map_err(e)?;
         v.put_attribute(
             "flag_meanings",
             "no_data bad_data worst_quality low_quality acceptable_quality best_quality",
@@ -1382,10 +1792,13 @@ fn write_l2p_granule(path: &Path, g: &Granule) -> Result<()> {
         v.put_values(g.quality.as_slice(), ..).map_err(e)?;
     }
     {
-        let mut v = f.add_variable::<i8>("solar_zenith_angle", &dims).map_err(e)?;
+        let mut v = f
+            .add_variable::<i8>("solar_zenith_angle", &dims)
+            .map_err(e)?;
         v.set_compression(4, true).map_err(e)?;
         v.set_fill_value(-128i8).map_err(e)?;
-        v.put_attribute("long_name", "solar zenith angle").map_err(e)?;
+        v.put_attribute("long_name", "solar zenith angle")
+            .map_err(e)?;
         v.put_attribute("units", "angular_degree").map_err(e)?;
         v.put_attribute("scale_factor", 1.0f64).map_err(e)?;
         v.put_attribute("add_offset", 90.0f64).map_err(e)?;
@@ -1441,11 +1854,44 @@ fn write_catalog(dir: &Path, spec: &Spec) -> Result<PathBuf> {
         lines = L2P_LINES,
         pixels = L2P_PIXELS,
         l2p_glob = sql_string(&dir.join("l2p").join("*.nc")),
-    );
+    ) + &catalog_extras(dir, spec);
     let mut f = fs::File::create(&path).map_err(|e| fail("creating", &path, e))?;
     f.write_all(text.as_bytes())
         .map_err(|e| fail("writing", &path, e))?;
     Ok(path)
+}
+
+/// The catalog lines of `sst_monthly`, `wind` and `l2p_b` (standard data set only).
+fn catalog_extras(dir: &Path, spec: &Spec) -> String {
+    let mut text = String::new();
+    if let Some((first, last)) = spec.monthly_years {
+        let mut monthly = dir.join("sst_monthly").display().to_string();
+        monthly.push('/');
+        text += &format!(
+            "-- sst_monthly : monthly mean SST {first}-{last} on the same grid, one NetCDF file per year\n\
+             --               (12 steps, time = first day of the month): climatology, trend, ENSO, the 2014-15 Blob\n\
+             CREATE EXTERNAL TABLE sst_monthly STORED AS NETCDF LOCATION {};\n",
+            sql_string(Path::new(&monthly))
+        );
+    }
+    if spec.storm {
+        text += &format!(
+            "-- wind        : daily 10 m wind speed (m/s) and mean sea level pressure msl (hPa), one Zarr v3\n\
+             --               store on the sst grid, with the hurricane of 2023-08-27..31 (Gulf of Mexico)\n\
+             CREATE EXTERNAL TABLE wind STORED AS ZARR LOCATION {};\n",
+            sql_string(&dir.join("wind.zarr"))
+        );
+    }
+    if spec.l2p_b_granules > 0 {
+        text += &format!(
+            "-- l2p_b       : {} L2P-like granules of a second sensor (DEMO_B, +0.15 K), most crossing an l2p\n\
+             --               granule within 3 hours: same columns as l2p\n\
+             CREATE EXTERNAL TABLE l2p_b STORED AS NETCDF LOCATION {};\n",
+            spec.l2p_b_granules,
+            sql_string(&dir.join("l2p_b").join("*.nc"))
+        );
+    }
+    text
 }
 
 #[cfg(test)]
@@ -1485,6 +1931,9 @@ mod tests {
             max_records: 56,
             chunk: (45, 90),
             l2p_granules: 3,
+            monthly_years: Some((2014, 2015)),
+            storm: true,
+            l2p_b_granules: 3,
         }
     }
 
@@ -1512,10 +1961,10 @@ mod tests {
         let tmp = TempDir::new("roundtrip");
         let spec = small();
         let catalog = write_with(&tmp.0, &spec).unwrap();
-        let model = Model::new();
+        let model = Model::new(true);
         let dir = fs::canonicalize(&tmp.0).unwrap();
 
-        // catalog.sql: three tables, absolute locations.
+        // catalog.sql: seven tables, absolute locations.
         let text = fs::read_to_string(&catalog).unwrap();
         assert_eq!(catalog, dir.join("catalog.sql"));
         for line in [
@@ -1533,6 +1982,18 @@ mod tests {
             ),
             format!(
                 "CREATE EXTERNAL TABLE l2p STORED AS NETCDF LOCATION '{}/l2p/*.nc';",
+                dir.display()
+            ),
+            format!(
+                "CREATE EXTERNAL TABLE sst_monthly STORED AS NETCDF LOCATION '{}/sst_monthly/';",
+                dir.display()
+            ),
+            format!(
+                "CREATE EXTERNAL TABLE wind STORED AS ZARR LOCATION '{}/wind.zarr';",
+                dir.display()
+            ),
+            format!(
+                "CREATE EXTERNAL TABLE l2p_b STORED AS NETCDF LOCATION '{}/l2p_b/*.nc';",
                 dir.display()
             ),
         ] {
@@ -1654,7 +2115,7 @@ mod tests {
         let tmp = TempDir::new("drifters");
         let spec = small();
         write_with(&tmp.0, &spec).unwrap();
-        let model = Model::new();
+        let model = Model::new(true);
         let file = fs::File::open(tmp.0.join("drifters.parquet")).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap()
@@ -1710,6 +2171,8 @@ mod tests {
             "sst.zarr/zarr.json",
             "sst.zarr/sst/zarr.json",
             "sst.zarr/sst/c/2/1/1",
+            "sst_monthly/sst_monthly_2015.nc",
+            "wind.zarr/msl/c/2/0/0",
         ] {
             assert_eq!(
                 fs::read(a.0.join(rel)).unwrap(),
@@ -1720,13 +2183,13 @@ mod tests {
     }
 
     /// The example queries plan and run on the demo tables, with `sst` stood in by an
-    /// in-memory table of the grid columns (the NetCDF provider lives elsewhere).
+    /// in-memory table of the grid columns.
     #[tokio::test]
     async fn example_queries_run() {
         let tmp = TempDir::new("queries");
         let spec = small();
         write_with(&tmp.0, &spec).unwrap();
-        let model = Model::new();
+        let model = Model::new(true);
         let ctx = oceanql_engine::create_context().unwrap();
         let tz = Some("UTC".into());
         let schema = Arc::new(Schema::new(vec![
@@ -1793,6 +2256,12 @@ mod tests {
         )
         .await
         .unwrap();
+        let monthly = sql_string(&tmp.0.join("sst_monthly"));
+        ctx.sql(&format!(
+            "CREATE EXTERNAL TABLE sst_monthly STORED AS NETCDF LOCATION {monthly}"
+        ))
+        .await
+        .unwrap();
 
         let mut results = vec![];
         for (title, sql) in EXAMPLE_QUERIES {
@@ -1814,5 +2283,305 @@ mod tests {
         );
         let std_diff = matchups.column(4).as_primitive::<Float64Type>().value(0);
         assert!(std_diff > 0.1 && std_diff < 1.0, "{std_diff}");
+        // Niño 3.4 of 2014 and 2015 against their mean: El Niño 2015-16 against 2014.
+        let enso = &results[3][0];
+        assert_eq!(enso.num_rows(), 2);
+        let warmest = enso.column(1).as_primitive::<Float64Type>();
+        let coldest = enso.column(2).as_primitive::<Float64Type>();
+        assert!(
+            warmest.value(1) > 1.0 && coldest.value(0) < -1.0,
+            "{enso:?}"
+        );
+    }
+
+    /// Every value of a NetCDF variable as i16, and the file.
+    fn read_i16(path: &Path, var: &str) -> Vec<i16> {
+        let f = netcdf::open(path).unwrap();
+        f.variable(var).unwrap().get_values::<i16, _>(..).unwrap()
+    }
+
+    #[test]
+    fn monthly_files_match_the_model() {
+        let tmp = TempDir::new("monthly");
+        let spec = small();
+        write_with(&tmp.0, &spec).unwrap();
+        let path = tmp.0.join("sst_monthly/sst_monthly_2015.nc");
+        let f = netcdf::open(&path).unwrap();
+        assert_eq!(f.dimension_len("time"), Some(12));
+        let time = f
+            .variable("time")
+            .unwrap()
+            .get_values::<f64, _>(..)
+            .unwrap();
+        // 2015-01-01 and 2015-12-01 in days since 1981-01-01.
+        assert_eq!((time[0], time[11]), (12418.0, 12752.0));
+        let sst = f.variable("sst").unwrap();
+        assert_eq!(sst.chunking().unwrap(), Some(vec![1, 45, 90]));
+        assert!(matches!(
+            sst.attribute_value("cell_methods").unwrap().unwrap(),
+            netcdf::AttributeValue::Str(s) if s == "time: mean"
+        ));
+        let raw = read_i16(&path, "sst");
+        let (nx, ny) = (360, 180);
+        for month in 1..=12u32 {
+            for i in 0..ny {
+                for j in 0..nx {
+                    let want = if is_land(spec.lat(i), spec.lon(j)) {
+                        FILL
+                    } else {
+                        pack(monthly::monthly_cell(&spec, i, j, 2015, month))
+                    };
+                    let got = raw[(month as usize - 1) * nx * ny + i * nx + (j + 180) % 360];
+                    assert_eq!(got, want, "2015-{month} cell ({i}, {j})");
+                }
+            }
+        }
+        // By hand, from the documented formulas: at 0.5N 150.5W (Niño 3.4) December 2015
+        // minus December 2014 is the ENSO step + one year of trend, ± 0.2 of noise.
+        let raw14 = read_i16(&tmp.0.join("sst_monthly/sst_monthly_2014.nc"), "sst");
+        let cell = |raw: &[i16], month: usize, lat: f64, lon: f64| {
+            let (i, j) = (
+                (lat + 89.5) as usize,
+                ((lon + 360.0) % 360.0 - 0.5) as usize,
+            );
+            raw[(month - 1) * nx * ny + i * nx + j] as f64 * SCALE
+        };
+        let enso_step = 2.6 - 2.6 * (-0.5f64 * (12.0f64 / 5.0).powi(2)).exp();
+        let d = cell(&raw, 12, 0.5, -150.5) - cell(&raw14, 12, 0.5, -150.5);
+        assert!((d - enso_step - 0.015).abs() < 0.21, "{d} vs {enso_step}");
+        // The Blob at 52.5N 135.5W: January 2015 (2.5) minus January 2014 (2.5 s(3/8)),
+        // times its shape there, exp(-½ (0.5/12)²).
+        let x: f64 = 3.0 / 8.0;
+        let blob_step =
+            (2.5 - 2.5 * x * x * (3.0 - 2.0 * x)) * (-0.5f64 * (0.5f64 / 12.0).powi(2)).exp();
+        let d = cell(&raw, 1, 52.5, -135.5) - cell(&raw14, 1, 52.5, -135.5);
+        assert!((d - blob_step - 0.015).abs() < 0.21, "{d} vs {blob_step}");
+    }
+
+    #[test]
+    fn storm_wake_in_the_daily_field() {
+        let spec = small();
+        let grid = GridStatic::new(&spec);
+        let (storm, calm) = (Model::new(true), Model::new(false));
+        for day in [237, 241, 256] {
+            let raw = storm.day_raw(&spec, &grid, day);
+            let before = calm.day_raw(&spec, &grid, day);
+            let mut changed = 0;
+            for i in 0..180 {
+                for j in 0..360 {
+                    let k = i * 360 + j;
+                    if grid.ocean[k] {
+                        assert_eq!(
+                            raw[k],
+                            pack(storm.cell_value(&spec, i, j, day)),
+                            "day {day} ({i}, {j})"
+                        );
+                    }
+                    if raw[k] != before[k] {
+                        changed += 1;
+                        let (lat, lon) = (spec.lat(i), spec.lon(j));
+                        assert!(
+                            (14.0..39.0).contains(&lat) && (-95.0..-70.0).contains(&lon),
+                            "{lat} {lon}"
+                        );
+                        assert!(raw[k] < before[k]);
+                    }
+                }
+            }
+            match day {
+                237 => assert_eq!(changed, 0),
+                _ => assert!(changed > 30, "day {day}: {changed} cells"),
+            }
+        }
+        // Eastern Gulf (27.5N 84.5W): 2.5-3 °C colder on 2023-08-31, e^-1 of that 15 days on.
+        let (i, j) = (117, 95);
+        let drop = |day: usize| {
+            let t = day as f64;
+            storm.smooth(spec.lat(i), spec.lon(j), t, &storm.eddies_at(t))
+                - calm.smooth(spec.lat(i), spec.lon(j), t, &calm.eddies_at(t))
+        };
+        assert!(drop(242) < -2.5 && drop(242) > -3.0, "{}", drop(242));
+        assert!((drop(257) / drop(242) - (-1.0f64).exp()).abs() < 1e-9);
+    }
+
+    /// The wake's closest approach by brute force: the track sampled every 1/1000 of a
+    /// segment, distances as documented.
+    #[test]
+    fn wake_passage_matches_brute_force() {
+        let track = storm::TRACK;
+        for lat in (160..380).step_by(7).map(|x| x as f64 / 10.0) {
+            for lon in (-920..-720).step_by(9).map(|x| x as f64 / 10.0) {
+                let coslat = lat.to_radians().cos();
+                let mut best = (f64::INFINITY, 0.0, 0.0);
+                for k in 0..track.len() - 1 {
+                    for n in 0..=1000 {
+                        let f = n as f64 / 1000.0;
+                        let (pl, po) = (
+                            track[k].0 + f * (track[k + 1].0 - track[k].0),
+                            track[k].1 + f * (track[k + 1].1 - track[k].1),
+                        );
+                        let d = ((lat - pl).powi(2) + ((lon - po) * coslat).powi(2)).sqrt();
+                        if d < best.0 {
+                            let wind = track[k].2 + f * (track[k + 1].2 - track[k].2);
+                            best = (d, storm::TRACK_START_DAY + (k as f64 + f) / 4.0, wind);
+                        }
+                    }
+                }
+                let (d, t_pass, wind) = best;
+                match storm::wake_passage(lat, lon) {
+                    None => assert!(d > 5.99, "({lat}, {lon}) at {d}°"),
+                    Some((amp, t)) => {
+                        let want = -3.0 * wind / 57.0 * (-0.5 * (d / 1.5).powi(2)).exp();
+                        assert!((amp - want).abs() < 2e-3, "({lat}, {lon}): {amp} vs {want}");
+                        // At a corner of the track two times are as close: compare where it is not.
+                        if (amp - want).abs() < 1e-4 && d > 0.05 {
+                            assert!(
+                                (t - t_pass).abs() < 0.02 || d > 2.0,
+                                "({lat}, {lon}): {t} vs {t_pass}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wind_store_matches_the_model() {
+        let tmp = TempDir::new("wind");
+        let spec = small();
+        write_with(&tmp.0, &spec).unwrap();
+        let store = Arc::new(FilesystemStore::new(tmp.0.join("wind.zarr")).unwrap());
+        let ws = Array::open(store.clone(), "/wind_speed").unwrap();
+        let msl = Array::open(store.clone(), "/msl").unwrap();
+        let attrs = msl.attributes();
+        assert_eq!(attrs["units"], "hPa");
+        assert_eq!(attrs["scale_factor"], 0.1);
+        assert_eq!(attrs["add_offset"], 1000.0);
+        assert_eq!(ws.attributes()["standard_name"], "wind_speed");
+        assert_eq!(ws.chunk_grid_shape(), &[3, 1, 1]);
+        for day in 0..3u64 {
+            let w = ws
+                .retrieve_array_subset::<Vec<i16>>(&[day..day + 1, 0..180, 0..360])
+                .unwrap();
+            let p = msl
+                .retrieve_array_subset::<Vec<i16>>(&[day..day + 1, 0..180, 0..360])
+                .unwrap();
+            for k in 0..180 * 360 {
+                let want = storm::wind_point(&spec, k / 360, k % 360, day as usize);
+                assert_eq!((w[k], p[k]), want, "day {day} cell {k}");
+            }
+        }
+        // The storm, computed for its days: calm before, ~60 m/s and 942 hPa at its peak.
+        let (w, p) = storm::wind_day(&spec, 237);
+        assert!(w.iter().all(|&x| (x as f64) * 0.01 < 20.0));
+        assert!(p.iter().all(|&x| (x as f64) * 0.1 + 1000.0 > 975.0));
+        let (w, p) = storm::wind_day(&spec, 241);
+        for k in [0, 12345, 64799] {
+            assert_eq!(
+                (w[k], p[k]),
+                storm::wind_point(&spec, k / 360, k % 360, 241)
+            );
+        }
+        let max = (0..w.len()).max_by_key(|&k| w[k]).unwrap();
+        let min = (0..p.len()).min_by_key(|&k| p[k]).unwrap();
+        let (lat, lon) = (spec.lat(max / 360), spec.lon(max % 360));
+        assert!(
+            (lat - 28.4).abs() < 1.5 && (lon + 84.0).abs() < 1.5,
+            "{lat} {lon}"
+        );
+        assert!((55.0..66.0).contains(&(w[max] as f64 * 0.01)), "{}", w[max]);
+        assert_eq!((spec.lat(min / 360), spec.lon(min % 360)), (28.5, -84.5));
+        let centre = p[min] as f64 * 0.1 + 1000.0;
+        assert!((942.0..950.0).contains(&centre), "{centre}");
+    }
+
+    #[test]
+    fn l2p_b_crosses_l2p_with_a_bias() {
+        let tmp = TempDir::new("l2pb");
+        write_with(&tmp.0, &small()).unwrap();
+        let names = |dir: &str| {
+            let mut v: Vec<PathBuf> = fs::read_dir(tmp.0.join(dir))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            v.sort();
+            v
+        };
+        let (a_files, b_files) = (names("l2p"), names("l2p_b"));
+        assert_eq!(b_files.len(), 3);
+        // (time of line 0 in seconds, lat, lon, sst K, quality) of a granule.
+        let read = |path: &Path| {
+            let f = netcdf::open(path).unwrap();
+            let t0 = f
+                .variable("time")
+                .unwrap()
+                .get_values::<i32, _>(..)
+                .unwrap()[0];
+            let get = |v: &str| f.variable(v).unwrap().get_values::<f32, _>(..).unwrap();
+            let sst = read_i16(path, "sea_surface_temperature");
+            let q = f
+                .variable("quality_level")
+                .unwrap()
+                .get_values::<i8, _>(..)
+                .unwrap();
+            (t0, get("lat"), get("lon"), sst, q)
+        };
+        let mut diffs = vec![];
+        for b in &b_files {
+            let name = b.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(
+                name.contains("-OCEANQL-L2P_GHRSST-SSTskin-DEMO_B_"),
+                "{name}"
+            );
+            let at = name.find("DEMO_B_").unwrap() + 7;
+            let k: usize = name[at..at + 2].parse().unwrap();
+            let a = a_files
+                .iter()
+                .find(|p| p.to_string_lossy().contains(&format!("DEMO_{k:02}-")))
+                .unwrap();
+            let (ta, alat, alon, asst, aq) = read(a);
+            let (tb, blat, blon, bsst, bq) = read(b);
+            assert_eq!(blat.len(), 240 * 160);
+            assert!((tb - ta).abs() < 3 * 3600 + 300, "{name}: {tb} vs {ta}");
+            // Pixels of A by 0.01° cell; a B pixel's match is the nearest A pixel within 1 km.
+            let key = |la: f32, lo: f32| ((la * 100.0).floor() as i32, (lo * 100.0).floor() as i32);
+            let mut cells: std::collections::HashMap<(i32, i32), Vec<usize>> = Default::default();
+            for n in 0..alat.len() {
+                cells.entry(key(alat[n], alon[n])).or_default().push(n);
+            }
+            let mut pairs = 0;
+            for m in 0..blat.len() {
+                let (y, x) = key(blat[m], blon[m]);
+                let coslat = (blat[m] as f64).to_radians().cos();
+                let near = (-1..=1)
+                    .flat_map(|dy| (-2..=2).map(move |dx| (y + dy, x + dx)))
+                    .filter_map(|c| cells.get(&c))
+                    .flatten()
+                    .map(|&n| {
+                        let dy = (alat[n] - blat[m]) as f64;
+                        let dx = (alon[n] - blon[m]) as f64 * coslat;
+                        (n, (dx * dx + dy * dy).sqrt() * KM_PER_DEGREE)
+                    })
+                    .filter(|&(_, d)| d <= 1.0)
+                    .min_by(|p, q| p.1.total_cmp(&q.1));
+                if let Some((n, _)) = near {
+                    pairs += 1;
+                    if aq[n] >= 4 && bq[m] >= 4 && asst[n] != FILL && bsst[m] != FILL {
+                        diffs.push((bsst[m] - asst[n]) as f64 * SCALE);
+                    }
+                }
+            }
+            assert!(pairs > 1000, "{name}: {pairs} pixels overlap");
+        }
+        let n = diffs.len() as f64;
+        let mean = diffs.iter().sum::<f64>() / n;
+        let sd = (diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n).sqrt();
+        // B - A = 0.15 K + noise of sd ~ sqrt(0.3² + 0.25²) ~ 0.4.
+        assert!(
+            (mean - 0.15).abs() < 4.0 * sd / n.sqrt() + 0.01,
+            "{mean} ± {sd} over {n}"
+        );
+        assert!((0.3..0.6).contains(&sd), "{sd}");
     }
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::Result;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
@@ -21,6 +22,7 @@ use crate::catalog;
 use crate::command::{Command, help_text};
 use crate::error::{message, usage};
 use crate::helper::SqlHelper;
+use crate::plot;
 use crate::print_format::{self, Format, Output, TableOptions};
 use crate::progress::Progress;
 use crate::script::{Piece, split};
@@ -78,6 +80,8 @@ pub struct Options {
 pub enum Target {
     Stdout,
     File { path: PathBuf, format: Format },
+    /// Kept for `--plot` only, not printed.
+    Discard,
 }
 
 /// Whether to go on after a piece (`\q` quits).
@@ -87,17 +91,59 @@ pub enum Flow {
     Quit,
 }
 
+/// The result of the last statement, kept for `\plot` while it has at most
+/// [`plot::MAX_ROWS`] rows.
+#[derive(Debug, Default)]
+enum LastResult {
+    #[default]
+    Nothing,
+    NoColumns,
+    Rows { schema: SchemaRef, batches: Vec<RecordBatch>, rows: usize },
+}
+
+impl LastResult {
+    fn add(&mut self, batch: &RecordBatch) {
+        if let LastResult::Rows { batches, rows, .. } = self {
+            *rows += batch.num_rows();
+            if *rows <= plot::MAX_ROWS {
+                batches.push(batch.clone());
+            } else {
+                batches.clear();
+            }
+        }
+    }
+}
+
 /// A DataFusion session plus the CLI's settings.
 pub struct Session {
     pub ctx: SessionContext,
     pub options: Options,
     depth: usize,
     sources: catalog::Sources,
+    last: LastResult,
 }
 
 impl Session {
     pub fn new(ctx: SessionContext, options: Options) -> Session {
-        Session { ctx, options, depth: 0, sources: catalog::Sources::default() }
+        Session { ctx, options, depth: 0, sources: catalog::Sources::default(), last: LastResult::Nothing }
+    }
+
+    /// Draws the last statement's result into the PNG file `path` (`\plot`, `--plot`).
+    pub fn plot(&self, path: &Path) -> Result<()> {
+        let (schema, batches) = match &self.last {
+            LastResult::Nothing => return Err(usage("nothing to plot: run a query first")),
+            LastResult::NoColumns => return Err(usage("nothing to plot: the last statement returned no columns")),
+            LastResult::Rows { rows, .. } if *rows > plot::MAX_ROWS => {
+                return Err(usage(format!(
+                    "cannot plot {rows} rows (at most {}): aggregate the result first (GROUP BY ...)",
+                    plot::MAX_ROWS
+                )));
+            }
+            LastResult::Rows { schema, batches, .. } => (schema, batches),
+        };
+        let what = plot::plot(schema, batches, path)?;
+        self.note(&format!("Wrote {what} to {}.", path.display()));
+        Ok(())
     }
 
     /// Runs `text` (statements and commands), results to stdout.
@@ -165,17 +211,21 @@ impl Session {
         }
     }
 
-    /// Writes a result as it arrives; statements without columns (DDL) print nothing.
-    async fn write_stream(&self, mut stream: SendableRecordBatchStream, target: &Target) -> Result<()> {
+    /// Writes a result as it arrives and keeps it for `\plot`; statements without
+    /// columns (DDL) print nothing.
+    async fn write_stream(&mut self, mut stream: SendableRecordBatchStream, target: &Target) -> Result<()> {
         let schema = stream.schema();
+        self.last = LastResult::Nothing;
         if schema.fields().is_empty() {
             while let Some(batch) = stream.next().await {
                 batch?;
             }
+            self.last = LastResult::NoColumns;
             return no_result(target);
         }
         let (format, out) = self.open(target)?;
-        let mut writer = print_format::writer(format, schema, out, self.table_options())?;
+        let mut writer = print_format::writer(format, schema.clone(), out, self.table_options())?;
+        let mut last = LastResult::Rows { schema, batches: Vec::new(), rows: 0 };
         let mut progress = Progress::start(self.options.progress);
         let streams_to_terminal = *target == Target::Stdout && !format.buffers();
         while let Some(batch) = stream.next().await {
@@ -184,10 +234,14 @@ impl Session {
             if streams_to_terminal {
                 progress.stop();
             }
-            writer.write(&batch)?;
+            last.add(&batch);
+            if *target != Target::Discard {
+                writer.write(&batch)?;
+            }
         }
         progress.stop();
-        writer.finish()
+        self.last = last;
+        if *target == Target::Discard { Ok(()) } else { writer.finish() }
     }
 
     fn print_batch(&self, batch: RecordBatch, target: &Target) -> Result<()> {
@@ -204,6 +258,7 @@ impl Session {
                 let file = File::create(path).map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
                 Ok((*format, Box::new(BufWriter::new(file))))
             }
+            Target::Discard => Ok((Format::Csv, Box::new(io::sink()))),
         }
     }
 
@@ -235,6 +290,7 @@ impl Session {
                 self.note(&format!("Output format is {format}."));
             }
             Command::Include(path) => return Box::pin(self.run_file(&path, target)).await,
+            Command::Plot(path) => self.plot(path.as_deref().unwrap_or(Path::new(plot::DEFAULT_FILE)))?,
             Command::Quit => return Ok(Flow::Quit),
         }
         Ok(Flow::Continue)
@@ -251,7 +307,7 @@ impl Session {
 /// A statement without columns has nothing for `-o FILE`.
 fn no_result(target: &Target) -> Result<()> {
     match target {
-        Target::Stdout => Ok(()),
+        Target::Stdout | Target::Discard => Ok(()),
         Target::File { path, .. } => {
             Err(usage(format!("nothing to write to {}: the last statement returned no columns", path.display())))
         }

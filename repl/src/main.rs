@@ -7,6 +7,7 @@ mod error;
 mod exec;
 mod helper;
 mod index_cmd;
+mod plot;
 mod print_format;
 mod progress;
 mod script;
@@ -18,9 +19,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use datafusion::error::Result;
 
-use crate::demo::{DemoOptions, EXAMPLE_QUERIES, write_demo};
+use crate::demo::{CONTENTS, DemoOptions, EXAMPLE_QUERIES, write_demo};
 use crate::error::{message, usage};
-use crate::exec::{Flow, Options, Session, Target, read_script, run_repl, stdout_closed};
+use crate::exec::{Options, Session, Target, read_script, run_repl, stdout_closed};
 use crate::print_format::Format;
 use crate::script::{Piece, split};
 
@@ -30,6 +31,8 @@ Examples:
   oceanql -f catalog.sql -c 'SELECT count(*) FROM sst'
   oceanql -c \"SELECT * FROM 'drifters.parquet' LIMIT 5\" --format json
   oceanql -f query.sql -o result.parquet   write the last statement's result to a file
+  oceanql --demo -c 'SELECT time, avg(sst) FROM sst GROUP BY 1' --plot sst.png
+                                           draw the last result: time series, map or Hovmöller diagram
   oceanql demo ./oceanql-demo              write the demo data and its catalog.sql
   oceanql index -f catalog.sql [TABLE...]  build/refresh the granule and tile index
   oceanql --demo                           open the REPL on the demo data
@@ -37,7 +40,7 @@ Examples:
 
 Commands in the REPL, in -f files and in -c (a line starting with a backslash):
   \\? help   \\d list tables   \\d NAME columns with units   \\df [PATTERN] functions
-  \\timing   \\format table|csv|json   \\i FILE   \\q
+  \\timing   \\format table|csv|json   \\i FILE   \\plot [FILE.png]   \\q
 
 Files (-f) run first, in order, then commands (-c), in order, in one session;
 the first error stops the run with exit status 1. Without -f or -c, SQL is read
@@ -62,6 +65,12 @@ struct Args {
     /// Write the result of the last statement to FILE instead of stdout
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
+
+    /// Draw the result of the last statement into FILE.png instead of printing it: a time series
+    /// (a time column and numeric columns), a map (lat, lon and a numeric column) or a Hovmöller
+    /// diagram (time, lat or lon, and a numeric column)
+    #[arg(long, value_name = "FILE.png")]
+    plot: Option<PathBuf>,
 
     /// Print only results and errors: no banner, row counts, notes or spinner
     #[arg(short, long)]
@@ -140,7 +149,7 @@ async fn run(args: Args) -> Result<()> {
     let interactive = args.files.is_empty() && args.commands.is_empty() && std::io::stdin().is_terminal();
     let target = output_target(&args, interactive)?;
     // Like datafusion-cli: `SELECT * FROM 'file.parquet'` reads a file without registering it.
-    let ctx = oceanql_engine::create_context()?.enable_url_table();
+    let ctx = oceanql_engine::session::create_context_with_url_table()?;
     let mut session = Session::new(ctx, options(&args, interactive));
     if args.demo {
         load_demo(&mut session, &args.demo_dir, interactive).await?;
@@ -149,7 +158,11 @@ async fn run(args: Args) -> Result<()> {
         return run_repl(&mut session).await;
     }
     let pieces = script_pieces(&args)?;
-    session.run_pieces(&pieces, &target).await.map(|_: Flow| ())
+    session.run_pieces(&pieces, &target).await?;
+    match &args.plot {
+        Some(path) => session.plot(path),
+        None => Ok(()),
+    }
 }
 
 /// Session settings from the flags.
@@ -169,11 +182,14 @@ fn options(args: &Args, interactive: bool) -> Options {
 /// Where the last statement's result goes: `-o FILE` in the format given or
 /// implied by its extension (CSV otherwise), else stdout.
 fn output_target(args: &Args, interactive: bool) -> Result<Target> {
+    if interactive && args.plot.is_some() {
+        return Err(usage("--plot FILE needs -c or -f (or SQL on stdin); in the REPL use \\plot FILE"));
+    }
     let Some(path) = &args.output else {
         if args.format == Some(Format::Parquet) {
             return Err(usage("--format parquet needs -o FILE"));
         }
-        return Ok(Target::Stdout);
+        return Ok(if args.plot.is_some() { Target::Discard } else { Target::Stdout });
     };
     if interactive {
         return Err(usage("-o FILE needs -c or -f (or SQL on stdin)"));
@@ -204,7 +220,8 @@ fn write_demo_and_report(options: &DemoOptions) -> Result<()> {
     let catalog = write_demo(options)?;
     println!("Wrote the OceanQL demo data to {}:", options.dir.display());
     for (name, bytes) in dir_listing(&options.dir)? {
-        println!("  {name:<32} {}", human_size(bytes));
+        let table = CONTENTS.iter().find(|(entry, _)| *entry == name).map_or("", |(_, what)| what);
+        println!("  {name:<17} {:>8}  {table}", human_size(bytes));
     }
     println!("\nTry it:\n  oceanql -f {}\n  oceanql --demo --demo-dir {}", catalog.display(), options.dir.display());
     Ok(())
@@ -295,6 +312,17 @@ mod tests {
         assert_eq!(message(&output_target(&args, false).unwrap_err()), "--format parquet needs -o FILE");
         let args = parse(&["-o", "out.csv"]);
         assert_eq!(message(&output_target(&args, true).unwrap_err()), "-o FILE needs -c or -f (or SQL on stdin)");
+        let args = parse(&["--plot", "out.png"]);
+        let err = message(&output_target(&args, true).unwrap_err());
+        assert_eq!(err, "--plot FILE needs -c or -f (or SQL on stdin); in the REPL use \\plot FILE");
+    }
+
+    #[test]
+    fn plot_replaces_printing_unless_output_is_given() {
+        let args = parse(&["-c", "SELECT 1", "--plot", "out.png"]);
+        assert_eq!(output_target(&args, false).unwrap(), Target::Discard);
+        let args = parse(&["-c", "SELECT 1", "--plot", "out.png", "-o", "out.csv"]);
+        assert!(matches!(output_target(&args, false).unwrap(), Target::File { .. }));
     }
 
     #[test]

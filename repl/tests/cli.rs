@@ -201,7 +201,9 @@ fn meta_command_errors() {
     let dir = workspace();
     let err = fails(dir.path(), &["-c", "\\x"]);
     assert!(
-        err.contains("unknown command '\\x'; commands are \\? \\d \\df \\timing \\format \\i \\q (\\? for help)"),
+        err.contains(
+            "unknown command '\\x'; commands are \\? \\d \\df \\timing \\format \\i \\plot \\q (\\? for help)"
+        ),
         "{err}"
     );
     let err = fails(dir.path(), &["-c", "\\d nowhere"]);
@@ -262,6 +264,7 @@ fn help_shows_flags_and_examples() {
         "--format <FORMAT>",
         "-o, --output <FILE>",
         "--maxrows <N>",
+        "--plot <FILE.png>",
         "demo",
         "Examples:",
     ] {
@@ -346,13 +349,337 @@ fn index_builds_then_refreshes_and_names_bad_tables() {
     assert!(err.contains("table 'drifters' is not a NetCDF or Zarr table"), "{err}");
 }
 
+/// Every `sql-examples/NAME.sql` on the demo data: its output matches `NAME.expected.csv`,
+/// and `NAME_check.py`, which computes the same result without OceanQL, agrees with that file.
 #[test]
-fn matchups_example_reproduces_its_expected_output() {
+fn sql_examples_match_expected_output_and_independent_checks() {
     let dir = tempfile::tempdir().unwrap();
     ok(dir.path(), &["demo", "data"]);
+    let data = dir.path().join("data");
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sql-examples");
-    let script = examples.join("matchups.sql");
-    let out = ok(dir.path(), &["-f", "data/catalog.sql", "-f", script.to_str().unwrap()]);
-    let expected = std::fs::read_to_string(examples.join("matchups.expected.csv")).unwrap();
-    assert_eq!(out, expected);
+    let mut names: Vec<String> = std::fs::read_dir(&examples)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".sql").map(String::from))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "only {names:?} in {}", examples.display());
+    // The Python checks run on another thread while oceanql runs the scripts.
+    let (runs, checks) = std::thread::scope(|s| {
+        let checks = s.spawn(|| names.iter().map(|n| check_example(&examples, n, &data)).collect::<Vec<_>>());
+        let runs: Vec<_> = names.iter().map(|n| run_example(dir.path(), &examples, n)).collect();
+        (runs, checks.join().unwrap())
+    });
+    let failures: Vec<String> = runs.into_iter().chain(checks).flatten().collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Runs `sql-examples/NAME.sql` on the demo in `dir/data`: a message unless its output
+/// matches `NAME.expected.csv`.
+fn run_example(dir: &Path, examples: &Path, name: &str) -> Option<String> {
+    let script = examples.join(format!("{name}.sql"));
+    let output = oceanql(dir, &["-f", "data/catalog.sql", "-f", script.to_str().unwrap()]);
+    if !output.status.success() {
+        return Some(format!("sql-examples/{name}.sql failed: {}", stderr(&output)));
+    }
+    let Ok(expected) = std::fs::read_to_string(examples.join(format!("{name}.expected.csv"))) else {
+        return Some(format!("sql-examples/{name}.expected.csv is missing: sql-examples/regenerate.sh DIR {name} makes it"));
+    };
+    let diffs = csv_differences(&expected, &stdout(&output));
+    (!diffs.is_empty())
+        .then(|| format!("sql-examples/{name}.sql: the output differs from {name}.expected.csv:\n{}", diffs.join("\n")))
+}
+
+/// Runs `sql-examples/NAME_check.py DATA`: a message unless the independent computation
+/// agrees with `NAME.expected.csv`.
+fn check_example(examples: &Path, name: &str, data: &Path) -> Option<String> {
+    let check = examples.join(format!("{name}_check.py"));
+    if !check.exists() {
+        return Some(format!("sql-examples/{name}_check.py is missing: every example needs its independent check"));
+    }
+    let out = Command::new(python()).arg(&check).arg(data).output().unwrap();
+    (!out.status.success()).then(|| {
+        format!("sql-examples/{name}_check.py failed:\n{}{}", stdout(&out), stderr(&out))
+    })
+}
+
+/// The demo's monthly SST, wind and second-sensor swaths agree with an independent numpy
+/// implementation of the formulas documented in `repl/src/demo.rs` (`tests/python/demo_reference.py`).
+#[test]
+fn demo_products_match_their_documented_formulas() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["demo", "data"]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/demo_reference.py");
+    let out = Command::new(python()).arg(&script).arg(dir.path().join("data")).output().unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out).lines().filter(|l| l.starts_with("ok ")).count(), 3, "{}", stdout(&out));
+}
+
+/// The test venv's python, created (or reused) by `tests/python/setup_venv.sh`.
+fn python() -> &'static Path {
+    static PYTHON: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let setup = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/setup_venv.sh");
+        let out = Command::new("bash").arg(&setup).output().unwrap();
+        assert!(out.status.success(), "tests/python/setup_venv.sh failed:\n{}", stderr(&out));
+        let path = stdout(&out).lines().last().unwrap_or("").trim().to_string();
+        assert!(Path::new(&path).exists(), "setup_venv.sh printed '{path}', which does not exist");
+        path.into()
+    })
+}
+
+/// Differences between an expected and a printed CSV text, line by line (at most 20):
+/// integers, text and timestamps must be equal, floats within one unit of the last decimal
+/// printed in their column (the most decimals in that column of that result, in either
+/// text), as sums taken in another order can round a value on a half either way.
+/// sql-examples/_common.py compares the same way.
+fn csv_differences(expected: &str, printed: &str) -> Vec<String> {
+    let e: Vec<(&str, Vec<String>)> = expected.lines().map(|l| (l, csv_fields(l))).collect();
+    let p: Vec<(&str, Vec<String>)> = printed.lines().map(|l| (l, csv_fields(l))).collect();
+    let mut diffs = Vec::new();
+    if e.len() != p.len() {
+        diffs.push(format!("{} lines expected, {} printed", e.len(), p.len()));
+    }
+    // A header line (every field a plain name) starts the next result.
+    let sections: Vec<usize> = e
+        .iter()
+        .scan(0, |s, (_, fields)| {
+            *s += usize::from(fields.iter().all(|f| is_name(f)));
+            Some(*s)
+        })
+        .collect();
+    let mut decimals = std::collections::HashMap::new();
+    for rows in [&e, &p] {
+        for ((_, fields), section) in rows.iter().zip(&sections) {
+            for (j, d) in fields.iter().enumerate().filter_map(|(j, f)| Some((j, float_decimals(f)?))) {
+                let max = decimals.entry((*section, j)).or_insert(d);
+                *max = d.max(*max);
+            }
+        }
+    }
+    for (i, (((el, ef), (pl, pf)), section)) in e.iter().zip(&p).zip(&sections).enumerate() {
+        let close = |j: usize, x: &String, y: &String| {
+            let (Some(d), Ok(a), Ok(b)) = (decimals.get(&(*section, j)), x.parse::<f64>(), y.parse::<f64>()) else {
+                return false;
+            };
+            float_decimals(x).is_some() && float_decimals(y).is_some() && (a - b).abs() <= 10f64.powi(-d) * (1.0 + 1e-6)
+        };
+        let same = ef.len() == pf.len() && ef.iter().zip(pf).enumerate().all(|(j, (x, y))| x == y || close(j, x, y));
+        if !same {
+            diffs.push(format!("line {}: expected {el}\n{:w$}printed  {pl}", i + 1, "", w = format!("line {}: ", i + 1).len()));
+        }
+        if diffs.len() >= 20 {
+            diffs.push("...".into());
+            break;
+        }
+    }
+    diffs
+}
+
+/// The fields of one CSV line (double-quoted fields with "" escapes; no line breaks).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let (mut quoted, mut chars) = (false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        let field = fields.last_mut().unwrap();
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(String::new()),
+            _ => field.push(c),
+        }
+    }
+    fields
+}
+
+fn is_name(field: &str) -> bool {
+    field.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Decimals printed in a float field ("12.25" -> 2, "1e-7" -> 7); None for integers and text.
+fn float_decimals(field: &str) -> Option<i32> {
+    let numeric = field.chars().all(|c| c.is_ascii_digit() || "-.e".contains(c));
+    if !numeric || !(field.contains('.') || field.contains('e')) || field.parse::<f64>().is_err() {
+        return None;
+    }
+    let (mantissa, exponent) = field.split_once('e').unwrap_or((field, "0"));
+    let fraction = mantissa.split_once('.').map_or(0, |(_, f)| f.len() as i32);
+    Some(fraction - exponent.parse::<i32>().ok()?)
+}
+
+#[test]
+fn csv_comparison_allows_one_unit_of_the_last_decimal_only() {
+    let expected = "day,n,mean\n2023-01-01T00:00:00Z,3,28.689\n2023-01-02T00:00:00Z,4,28.7\nn\n1\n";
+    assert!(csv_differences(expected, expected).is_empty());
+    // A half rounded the other way; fewer decimals printed for the same column.
+    let printed = "day,n,mean\n2023-01-01T00:00:00Z,3,28.688\n2023-01-02T00:00:00Z,4,28.701\nn\n1\n";
+    assert!(csv_differences(expected, printed).is_empty(), "{:?}", csv_differences(expected, printed));
+    // Two units, a different count, a missing line.
+    for printed in [
+        "day,n,mean\n2023-01-01T00:00:00Z,3,28.687\n2023-01-02T00:00:00Z,4,28.7\nn\n1\n",
+        "day,n,mean\n2023-01-01T00:00:00Z,3,28.689\n2023-01-02T00:00:00Z,5,28.7\nn\n1\n",
+        "day,n,mean\n2023-01-01T00:00:00Z,3,28.689\n2023-01-02T00:00:00Z,4,28.7\nn\n2\n",
+        "day,n,mean\n2023-01-01T00:00:00Z,3,28.689\nn\n1\n",
+    ] {
+        assert!(!csv_differences(expected, printed).is_empty(), "{printed}");
+    }
+    assert_eq!(csv_fields(r#"a,"b,""c""",,1.5"#), ["a", "b,\"c\"", "", "1.5"]);
+    assert_eq!((float_decimals("1e-7"), float_decimals("97.0"), float_decimals("1365")), (Some(7), Some(1), None));
+}
+
+/// A PNG file read by this test's own decoder (not the encoder's code): checks the
+/// signature and every chunk's CRC, inflates the image data and undoes the five PNG
+/// filters; returns width, height and the distinct colours. Only 8-bit RGB, as we write.
+/// The image must be on a white background: its corners and a third of it white.
+fn decode_png(bytes: &[u8]) -> (u32, u32, std::collections::HashSet<[u8; 3]>) {
+    use std::io::Read;
+    assert_eq!(bytes[..8], [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'], "not a PNG signature");
+    let (mut header, mut data, mut at) = (Vec::new(), Vec::new(), 8);
+    loop {
+        let length = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let (kind, body) = (&bytes[at + 4..at + 8], &bytes[at + 8..at + 8 + length]);
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(body);
+        assert_eq!(crc.sum().to_be_bytes(), bytes[at + 8 + length..at + 12 + length], "bad CRC");
+        match kind {
+            b"IHDR" => header = body.to_vec(),
+            b"IDAT" => data.extend_from_slice(body),
+            b"IEND" => break,
+            _ => {}
+        }
+        at += 12 + length;
+    }
+    let width = u32::from_be_bytes(header[0..4].try_into().unwrap());
+    let height = u32::from_be_bytes(header[4..8].try_into().unwrap());
+    assert_eq!(header[8..], [8, 2, 0, 0, 0], "only 8-bit RGB, not interlaced");
+    let mut raw = Vec::new();
+    flate2::read::ZlibDecoder::new(&data[..]).read_to_end(&mut raw).unwrap();
+    let stride = width as usize * 3;
+    assert_eq!(raw.len(), (stride + 1) * height as usize);
+    let mut image = vec![0u8; stride * height as usize];
+    for row in 0..height as usize {
+        let filter = raw[row * (stride + 1)];
+        for i in 0..stride {
+            let x = raw[row * (stride + 1) + 1 + i];
+            let a = if i >= 3 { image[row * stride + i - 3] } else { 0 };
+            let b = if row > 0 { image[(row - 1) * stride + i] } else { 0 };
+            let c = if row > 0 && i >= 3 { image[(row - 1) * stride + i - 3] } else { 0 };
+            let p = a as i32 + b as i32 - c as i32;
+            let (pa, pb, pc) = ((p - a as i32).abs(), (p - b as i32).abs(), (p - c as i32).abs());
+            let paeth = if pa <= pb && pa <= pc { a } else if pb <= pc { b } else { c };
+            let predicted = match filter {
+                0 => 0,
+                1 => a,
+                2 => b,
+                3 => ((a as u16 + b as u16) / 2) as u8,
+                4 => paeth,
+                other => panic!("unknown filter {other}"),
+            };
+            image[row * stride + i] = x.wrapping_add(predicted);
+        }
+    }
+    let pixels: Vec<[u8; 3]> = image.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect();
+    let white = pixels.iter().filter(|p| **p == [255, 255, 255]).count();
+    assert!(white > pixels.len() / 3, "{white} white pixels of {}", pixels.len());
+    let corners = [0, width as usize - 1, pixels.len() - width as usize, pixels.len() - 1];
+    assert!(corners.iter().all(|&i| pixels[i] == [255, 255, 255]), "corners not white");
+    (width, height, pixels.into_iter().collect())
+}
+
+fn read_png(path: &Path) -> (u32, u32, std::collections::HashSet<[u8; 3]>) {
+    decode_png(&std::fs::read(path).unwrap())
+}
+
+const DAILY: &str = "SELECT to_timestamp_seconds(1672531200 + v * 86400) AS day, 15 + 5 * sin(v / 10.0) AS sst, \
+     CASE WHEN v % 50 < 3 THEN NULL ELSE 14 + 3 * cos(v / 20.0) END AS air FROM generate_series(0, 364) AS t(v)";
+
+/// lat, lon (1° cells over 10°S-10°N, 30°W-30°E) and sst = 20 + lat + lon / 10, NULL on a box.
+const GRID: &str = "SELECT lat, lon, CASE WHEN lat > 5 AND lon > 20 THEN NULL ELSE 20 + lat + lon / 10 END AS sst \
+     FROM (SELECT a - 9.5 AS lat FROM generate_series(0, 19) t(a)) CROSS JOIN (SELECT b - 29.5 AS lon FROM generate_series(0, 59) t(b))";
+
+#[test]
+fn plot_draws_a_time_series_and_a_map() {
+    let dir = workspace();
+    let output = oceanql(dir.path(), &["-c", DAILY, "--plot", "series.png"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "", "--plot replaces printing");
+    assert_eq!(stderr(&output), "Wrote a time series of sst, air to series.png.\n");
+    let (width, height, colours) = read_png(&dir.path().join("series.png"));
+    assert_eq!((width, height), (1000, 600));
+    assert!(colours.len() > 20, "{} colours", colours.len());
+    for line in [[31, 119, 180], [255, 127, 14]] {
+        assert!(colours.contains(&line), "no line coloured {line:?}");
+    }
+
+    let output = oceanql(dir.path(), &["-c", GRID, "--plot", "map.png", "-o", "map.csv"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "Wrote a map of sst to map.png.\n");
+    assert!(std::fs::read_to_string(dir.path().join("map.csv")).unwrap().starts_with("lat,lon,sst\n"));
+    let (width, height, colours) = read_png(&dir.path().join("map.png"));
+    assert_eq!((width, height), (1000, 600));
+    // The lowest and highest cells have the ends of viridis.
+    assert!(colours.contains(&[68, 1, 84]) && colours.contains(&[254, 232, 37]), "no ends of viridis");
+}
+
+#[test]
+fn plot_draws_hovmoller_diagrams_and_one_day_maps() {
+    let dir = workspace();
+    let hovmoller = "SELECT to_timestamp_seconds(1672531200 + d * 86400) AS day, a - 59.5 AS lat, 20 - abs(a - 60) / 4.0 + d / 30.0 AS sst \
+         FROM generate_series(0, 119) t(a) CROSS JOIN generate_series(0, 89) u(d)";
+    let output = oceanql(dir.path(), &["-c", hovmoller, "--plot", "hov.png"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "Wrote a Hovmöller diagram (time x lat) of sst to hov.png.\n");
+    let (width, height, colours) = read_png(&dir.path().join("hov.png"));
+    assert_eq!((width, height), (1000, 600));
+    assert!(colours.contains(&[68, 1, 84]) && colours.contains(&[254, 232, 37]), "no ends of viridis");
+
+    let one_day = format!("SELECT TIMESTAMP '2023-08-01' AS time, * FROM ({GRID})");
+    let output = oceanql(dir.path(), &["-q", "-c", &one_day, "--plot", "day.png"]);
+    assert!(output.status.success() && stderr(&output).is_empty(), "{}", stderr(&output));
+    assert_eq!(read_png(&dir.path().join("day.png")).0, 1000);
+}
+
+#[test]
+fn plot_command_draws_the_last_result() {
+    let dir = workspace();
+    let output = oceanql(dir.path(), &["-c", DAILY, "-c", "\\plot 'my plot.png'", "-c", "\\plot"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).starts_with("day,sst,air\n2023-01-01T00:00:00,15.0,\n"), "{}", stdout(&output));
+    let err = stderr(&output);
+    assert!(err.contains("Wrote a time series of sst, air to my plot.png.\nWrote a time series of sst, air to oceanql-plot.png.\n"), "{err}");
+    assert_eq!(read_png(&dir.path().join("my plot.png")).1, 600);
+    assert_eq!(read_png(&dir.path().join("oceanql-plot.png")).1, 600);
+}
+
+#[test]
+fn plot_errors() {
+    let dir = workspace();
+    let many = "SELECT to_timestamp_seconds(v) AS t, v FROM generate_series(1, 2000001) AS g(v)";
+    let cases: [(&[&str], &str); 10] = [
+        (&["-c", "\\plot x.png"], "nothing to plot: run a query first"),
+        (&["-c", "CREATE TABLE t AS VALUES (1)", "--plot", "x.png"], "nothing to plot: the last statement returned no columns"),
+        (&["-c", "SELECT 1 AS n WHERE false", "--plot", "x.png"], "nothing to plot: the last result has no rows"),
+        (
+            &["-f", "catalog.sql", "-c", "SELECT platform_id, lat, sst FROM drifters", "--plot", "x.png"],
+            "cannot plot columns platform_id (Int64), lat (Float64), sst (Float64): a time series needs",
+        ),
+        (&["-c", "SELECT 'a' AS name, now() AS t", "--plot", "x.png"], "cannot plot column name (Utf8): it is neither a time, lat, lon nor a number"),
+        (&["-c", "SELECT now() AS t, NULL::double AS v", "--plot", "x.png"], "nothing to plot: every value of v is NULL"),
+        (&["-c", DAILY, "--plot", "/no/such/dir/x.png"], "cannot write /no/such/dir/x.png: No such file or directory"),
+        (&["-c", DAILY, "--plot", "x.svg"], "cannot plot to x.svg: plots are PNG files, name it FILE.png"),
+        (&["-c", many, "--plot", "x.png"], "cannot plot 2000001 rows (at most 2000000): aggregate the result first"),
+        (
+            &["-c", &format!("SELECT CASE WHEN lat > 0 THEN DATE '2023-08-02' ELSE DATE '2023-08-01' END AS time, * FROM ({GRID})"), "--plot", "x.png"],
+            "a map needs one time, and time goes from 2023-08-01 to 2023-08-02: choose one (WHERE time = ...) or aggregate over time (GROUP BY lat, lon)",
+        ),
+    ];
+    for (args, expected) in cases {
+        let err = fails(dir.path(), args);
+        assert!(err.starts_with(&format!("Error: {expected}")), "{args:?}: {err}");
+    }
+    assert!(!dir.path().join("x.png").exists());
 }

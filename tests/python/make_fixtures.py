@@ -12,6 +12,7 @@ Every value is chosen so that the expected SQL answers can be worked out by hand
   depth.nc                                     a depth axis
   multistep/*.nc                               two files of two time steps each
   daily/*.nc, daily_zarr/*.zarr                30 daily files with chunked sst (pruning)
+  analytics/...                                climatology, anomaly, resample (make_analytics_fixtures.py)
   bad/...                                      corrupt, truncated, mismatched grids, missing variable,
                                                360_day calendar, months since, an empty directory,
                                                a Zarr store with broken metadata, one with a garbage chunk
@@ -26,6 +27,7 @@ import sys
 import numpy as np
 import xarray as xr
 
+import make_analytics_fixtures
 import make_insitu_fixtures
 import make_sample_fixtures
 
@@ -314,6 +316,7 @@ def main():
     make_bad(out)
     make_insitu_fixtures.make(out)
     make_sample_fixtures.make(out)
+    make_analytics_fixtures.make(out)
 
 
 if __name__ == "__main__":

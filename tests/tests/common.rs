@@ -88,6 +88,7 @@ pub fn fixtures() -> &'static Path {
             python_dir().join("make_fixtures.py"),
             python_dir().join("make_insitu_fixtures.py"),
             python_dir().join("make_sample_fixtures.py"),
+            python_dir().join("make_analytics_fixtures.py"),
             python_dir().join("requirements.txt"),
         ]);
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("oceanql-fixtures-{key}"));
