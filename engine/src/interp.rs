@@ -36,7 +36,7 @@ const TILE_CELLS: usize = 1 << 16;
 const TILE_CACHE_BYTES: usize = 256 << 20;
 /// Granules kept open, all grids together.
 const OPEN_GRANULES: usize = 64;
-/// Grids (table, variable) whose axes and caches are kept.
+/// Grids (table, variable) whose axes are kept.
 const GRIDS: usize = 8;
 
 /// The `interp` function, ready to register in the session `handle` points to.
@@ -76,7 +76,7 @@ pub struct Interp {
 /// Decoded tiles and open granules, shared by the grids of one session: keyed by [`Grid::id`].
 #[derive(Debug)]
 struct Cache {
-    tiles: Mutex<Lru<(u64, [usize; 3]), Arc<Tile>>>,
+    tiles: Mutex<Lru<TileKey, Arc<Tile>>>,
     readers: Mutex<Lru<(u64, usize), Arc<dyn GridReader>>>,
 }
 
@@ -141,7 +141,7 @@ impl AsyncScalarUDFImpl for Interp {
             None => Method::Bilinear,
         };
         let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-        let time = cast(&args.args[2].to_array(rows)?, &utc)?;
+        let time = cast(&args.args[2].to_array(rows)?, &utc).map_err(|e| exec_datafusion_err!("interp(): argument 'time': {e}"))?;
         let lat = cast(&args.args[3].to_array(rows)?, &DataType::Float64)?;
         let lon = cast(&args.args[4].to_array(rows)?, &DataType::Float64)?;
         let grid = self.grid(&table, &variable).await?;
@@ -385,13 +385,12 @@ impl Grid {
         let time = time.as_primitive::<TimestampMicrosecondType>();
         let (lat, lon) = (lat.as_primitive::<Float64Type>(), lon.as_primitive::<Float64Type>());
         let mut parts = Vec::new();
-        let mut found = vec![false; lat.len()];
-        for p in 0..lat.len() {
-            if time.is_null(p) || lat.is_null(p) || lon.is_null(p) {
-                continue;
-            }
-            found[p] = self.locate(method, p, (time.value(p), lat.value(p), lon.value(p)), &mut parts);
-        }
+        let found: Vec<bool> = (0..lat.len())
+            .map(|p| {
+                let valid = time.is_valid(p) && lat.is_valid(p) && lon.is_valid(p);
+                valid && self.locate(method, p, (time.value(p), lat.value(p), lon.value(p)), &mut parts)
+            })
+            .collect();
         let (sums, missing) = self.accumulate(parts, lat.len())?;
         let values: Float64Array = (0..lat.len()).map(|p| (found[p] && !missing[p]).then_some(sums[p])).collect();
         Ok(Arc::new(values))
@@ -546,6 +545,9 @@ struct Part {
     weight: f64,
     point: usize,
 }
+
+/// (grid id, time step, tile row, tile column).
+type TileKey = (u64, [usize; 3]);
 
 /// Decoded values of a block of cells of one time step (NaN where missing).
 #[derive(Debug)]

@@ -6,11 +6,12 @@ Usage: interp_reference.py FIXTURES OUTDIR
 FIXTURES is the directory make_fixtures.py wrote (its daily/*.nc product is one of the cases).
 Writes into OUTDIR:
 
-  global/a.nc, global/b.nc  a global 2.5-degree product in two NetCDF files: time days 0, 1, 2 and
+  global/a.nc, global/b.nc  a global 0.5-degree product in two NetCDF files: time days 0, 1, 2 and
                             3, 5 since 2021-03-01 (uneven steps, bracketing across files), lat
-                            descending 88.75 .. -88.75, lon 0 .. 357.5 (0..360 convention),
+                            descending 89.75 .. -89.75, lon 0 .. 359.5 (0..360 convention),
                             sst float32 (_FillValue) and sla int16 packed (scale_factor 0.001),
-                            NaN land patches and a few time-varying gaps, chunks (1, 24, 36)
+                            land patches and a few time-varying gaps, chunks (1, 60, 90) (so that
+                            OceanQL reads it in several tiles of 300 x 270 cells)
   regional.zarr             a Zarr v3 grid across the antimeridian: lon 170 .. 190 (0..360) by 0.5,
                             lat -10 .. 10 by 0.5, four hourly steps, float64 `v` with a missing patch
   CASE.parquet              per case: id, time (UTC, us), lat, lon, linear, nearest (null = NaN)
@@ -49,15 +50,16 @@ def smooth(lat, lon, t):
 
 
 def global_dataset(days, t0):
-    lat = 88.75 - 2.5 * np.arange(72)
-    lon = 2.5 * np.arange(144)
+    ny, nx = 360, 720
+    lat = 89.75 - 0.5 * np.arange(ny)
+    lon = 0.5 * np.arange(nx)
     t = np.asarray(days, dtype=float)[:, None, None]
-    sst = smooth(lat[None, :, None], lon[None, None, :], t) + RNG.normal(0, 0.5, (len(days), 72, 144))
-    land = np.zeros((72, 144), bool)
-    for _ in range(25):  # land patches, the same at every time step
-        i, j, h, w = RNG.integers(0, 72), RNG.integers(0, 144), RNG.integers(1, 6), RNG.integers(1, 9)
+    sst = smooth(lat[None, :, None], lon[None, None, :], t) + RNG.normal(0, 0.5, (len(days), ny, nx))
+    land = np.zeros((ny, nx), bool)
+    for _ in range(40):  # land patches, the same at every time step
+        i, j, h, w = RNG.integers(0, ny), RNG.integers(0, nx), RNG.integers(1, 40), RNG.integers(1, 60)
         land[i:i + h, j:j + w] = True
-    land[:, 0] |= RNG.random(72) < 0.3  # land on the seam too
+    land[:, 0] |= RNG.random(ny) < 0.3  # land on the seam too
     sst = np.where(land[None], -999.0, sst).astype(np.float32)
     gaps = RNG.random(sst.shape) < 0.01  # clouds: missing at one step only
     sst[gaps] = -999.0
@@ -81,8 +83,8 @@ def write_global(out):
     os.makedirs(f"{out}/global", exist_ok=True)
     for name, days in (("a", [0, 1, 2]), ("b", [3, 5])):
         ds = global_dataset(days, "2021-03-01")
-        enc = {"sst": {"_FillValue": np.float32(-999.0), "chunksizes": (1, 24, 36)},
-               "sla": {"_FillValue": np.int16(-32768), "chunksizes": (1, 24, 36)},
+        enc = {"sst": {"_FillValue": np.float32(-999.0), "chunksizes": (1, 60, 90)},
+               "sla": {"_FillValue": np.int16(-32768), "chunksizes": (1, 60, 90)},
                "time": {"_FillValue": None}, "lat": {"_FillValue": None}, "lon": {"_FillValue": None}}
         ds.to_netcdf(f"{out}/global/{name}.nc", engine="netcdf4", encoding=enc)
 
