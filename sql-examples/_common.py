@@ -192,39 +192,20 @@ def daily_sst(directory, lat, lon):
     -180..180, lo > hi across the antimeridian), as an xarray DataArray (time, lat, lon) in °C
     with NaN where missing. Read with netCDF4 (CF scale_factor, _FillValue and valid range
     applied by netCDF4), longitudes 0..360 of the files moved to -180..180."""
-    files = sorted(glob.glob(os.path.join(directory, "sst_nc", "*.nc")))
-    if not files:
-        sys.exit(f"no {directory}/sst_nc/*.nc: write the demo with `oceanql demo {directory}`")
-    fields, times = [], []
-    for path in files:
-        with netCDF4.Dataset(path) as nc:
-            if not fields:
-                lats = nc["lat"][:].astype(np.float64)
-                lons = nc["lon"][:].astype(np.float64)
-                lons = np.where(lons >= 180, lons - 360, lons)
-                rows = np.nonzero(in_range(lats, *lat))[0]
-                cols = np.nonzero(in_range(lons, *lon))[0]
-                cols = cols[np.argsort(lons[cols])]
-            t = nc["time"]
-            stamp = netCDF4.num2date(t[0], t.units, t.calendar, only_use_cftime_datetimes=False)
-            times.append(np.datetime64(stamp, "ns"))
-            field = nc["sst"][0].astype(np.float64).filled(np.nan)
-            fields.append(field[np.ix_(rows, cols)])
-    return xr.DataArray(
-        np.stack(fields),
-        dims=("time", "lat", "lon"),
-        coords={"time": np.array(times), "lat": lats[rows], "lon": lons[cols]},
-        name="sst",
-    )
+    return read_sst(directory, "sst_nc", lat, lon)
 
 
 def monthly_sst(directory, lat, lon):
     """The `sst_monthly` field of DIR/sst_monthly/*.nc (12 steps a file) inside a lat/lon
-    box, as daily_sst reads `sst`: an xarray DataArray (time, lat, lon) in °C, NaN where
-    missing, read with netCDF4, longitudes moved to -180..180."""
-    files = sorted(glob.glob(os.path.join(directory, "sst_monthly", "*.nc")))
+    box, read as daily_sst reads `sst`."""
+    return read_sst(directory, "sst_monthly", lat, lon)
+
+
+def read_sst(directory, product, lat, lon):
+    """`sst` of every time step of DIR/PRODUCT/*.nc inside the box (see daily_sst)."""
+    files = sorted(glob.glob(os.path.join(directory, product, "*.nc")))
     if not files:
-        sys.exit(f"no {directory}/sst_monthly/*.nc: write the demo with `oceanql demo {directory}`")
+        sys.exit(f"no {directory}/{product}/*.nc: write the demo with `oceanql demo {directory}`")
     fields, times = [], []
     for path in files:
         with netCDF4.Dataset(path) as nc:

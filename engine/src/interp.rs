@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::{CastOptions, cast, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, TimeUnit, TimestampMicrosecondType};
 use datafusion::common::{exec_datafusion_err, exec_err, plan_err};
 use datafusion::error::Result;
@@ -141,7 +141,9 @@ impl AsyncScalarUDFImpl for Interp {
             None => Method::Bilinear,
         };
         let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-        let time = cast(&args.args[2].to_array(rows)?, &utc).map_err(|e| exec_datafusion_err!("interp(): argument 'time': {e}"))?;
+        let strict = CastOptions { safe: false, ..Default::default() };
+        let time = cast_with_options(&args.args[2].to_array(rows)?, &utc, &strict)
+            .map_err(|e| exec_datafusion_err!("interp(): argument 'time': {e}"))?;
         let lat = cast(&args.args[3].to_array(rows)?, &DataType::Float64)?;
         let lon = cast(&args.args[4].to_array(rows)?, &DataType::Float64)?;
         let grid = self.grid(&table, &variable).await?;
