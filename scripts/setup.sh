@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what OceanQL needs to build on Debian/Ubuntu when it is missing:
 # libnetcdf-dev (the netcdf crate links the system libnetcdf), pkg-config,
-# python3-venv (for the cross-check tests), and checks the Rust toolchain.
+# python3-venv (for the cross-check tests), openssl (a TLS test), and checks the Rust toolchain.
 set -euo pipefail
 
 need=()
 dpkg -s libnetcdf-dev >/dev/null 2>&1 || need+=(libnetcdf-dev)
 dpkg -s pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+# openssl makes the self-signed certificate of the Flight SQL TLS test (repl/tests/flight.rs).
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"

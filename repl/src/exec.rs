@@ -319,6 +319,26 @@ pub fn read_script(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))
 }
 
+/// The statements of the `-f` files (in order), then of the `-c` commands (in order).
+pub fn script_pieces(files: &[PathBuf], commands: &[String]) -> Result<Vec<Piece>> {
+    let mut pieces = Vec::new();
+    for path in files {
+        pieces.extend(split(&read_script(path)?).pieces);
+    }
+    for command in commands {
+        pieces.extend(split(command).pieces);
+    }
+    Ok(pieces)
+}
+
+/// Runs catalog scripts (`-f`, `-c`) quietly on `ctx`, for the commands that set up a
+/// session before doing their own job (`oceanql index`, `oceanql serve`).
+pub async fn run_catalog(ctx: &SessionContext, files: &[PathBuf], commands: &[String]) -> Result<()> {
+    let options = Options { format: Format::Csv, maxrows: None, timing: false, quiet: true, progress: false };
+    let mut session = Session::new(ctx.clone(), options);
+    session.run_pieces(&script_pieces(files, commands)?, &Target::Stdout).await.map(|_| ())
+}
+
 /// The interactive loop: read, run, print, until `\q` or Ctrl-D.
 pub async fn run_repl(session: &mut Session) -> Result<()> {
     let mut editor = editor().map_err(|e| usage(format!("cannot start the line editor: {e}")))?;

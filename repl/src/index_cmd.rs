@@ -10,9 +10,7 @@ use oceanql_engine::indexing::{self, ProductSpec};
 
 use crate::catalog;
 use crate::error::usage;
-use crate::exec::{Options, Session, Target, read_script};
-use crate::print_format::Format;
-use crate::script::split;
+use crate::exec::run_catalog;
 
 /// What to index.
 pub struct IndexArgs {
@@ -30,16 +28,7 @@ pub async fn run(args: IndexArgs) -> Result<()> {
     // CREATE only records the tables' definitions: indexing reads their granules once, below.
     let config = datafusion::prelude::SessionConfig::new().with_extension(std::sync::Arc::new(indexing::RegisterOnly));
     let ctx = oceanql_engine::session::create_context_with(config)?;
-    let options = Options { format: Format::Csv, maxrows: None, timing: false, quiet: true, progress: false };
-    let mut session = Session::new(ctx.clone(), options);
-    let mut pieces = Vec::new();
-    for path in &args.files {
-        pieces.extend(split(&read_script(path)?).pieces);
-    }
-    for command in &args.commands {
-        pieces.extend(split(command).pieces);
-    }
-    session.run_pieces(&pieces, &Target::Stdout).await?;
+    run_catalog(&ctx, &args.files, &args.commands).await?;
     let specs = chosen(&ctx, &args.tables).await?;
     for (name, spec) in specs {
         index_one(&name, spec, args.quiet).await?;

@@ -11,6 +11,7 @@ mod plot;
 mod print_format;
 mod progress;
 mod script;
+mod serve_cmd;
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -21,7 +22,7 @@ use datafusion::error::Result;
 
 use crate::demo::{CONTENTS, DemoOptions, EXAMPLE_QUERIES, write_demo};
 use crate::error::{message, usage};
-use crate::exec::{Options, Session, Target, read_script, run_repl, stdout_closed};
+use crate::exec::{Options, Session, Target, run_repl, stdout_closed};
 use crate::print_format::Format;
 use crate::script::{Piece, split};
 
@@ -36,6 +37,8 @@ Examples:
   oceanql demo ./oceanql-demo              write the demo data and its catalog.sql
   oceanql index -f catalog.sql [TABLE...]  build/refresh the granule and tile index
   oceanql --demo                           open the REPL on the demo data
+  oceanql serve -f catalog.sql --token T --addr 0.0.0.0:50051
+                                           serve the tables over Arrow Flight SQL (Python, BI tools)
   oceanql --demo -c '\\d'                   list the demo tables
 
 Commands in the REPL, in -f files and in -c (a line starting with a backslash):
@@ -118,6 +121,8 @@ enum Subcommands {
         /// Tables to index [default: every NetCDF and Zarr table of the catalog]
         tables: Vec<String>,
     },
+    /// Serve the tables over Arrow Flight SQL (ADBC, pyarrow.flight, JDBC, BI tools)
+    Serve(serve_cmd::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -144,6 +149,7 @@ async fn run(args: Args) -> Result<()> {
         Some(Subcommands::Index { files, commands, quiet, tables }) => {
             return index_cmd::run(index_cmd::IndexArgs { files, commands, tables, quiet }).await;
         }
+        Some(Subcommands::Serve(args)) => return serve_cmd::run(args).await,
         None => {}
     }
     let interactive = args.files.is_empty() && args.commands.is_empty() && std::io::stdin().is_terminal();
@@ -200,13 +206,7 @@ fn output_target(args: &Args, interactive: bool) -> Result<Target> {
 
 /// All `-f` files, then all `-c` commands, or stdin when neither is given.
 fn script_pieces(args: &Args) -> Result<Vec<Piece>> {
-    let mut pieces = Vec::new();
-    for path in &args.files {
-        pieces.extend(split(&read_script(path)?).pieces);
-    }
-    for command in &args.commands {
-        pieces.extend(split(command).pieces);
-    }
+    let mut pieces = exec::script_pieces(&args.files, &args.commands)?;
     if args.files.is_empty() && args.commands.is_empty() {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text).map_err(|e| usage(format!("cannot read stdin: {e}")))?;
