@@ -10,6 +10,8 @@ use datafusion::datasource::listing::ListingTable;
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 
+use crate::remote::RemoteTable;
+
 /// Field metadata keys shown by `\d NAME`, in column order.
 const METADATA_KEYS: [&str; 3] = ["units", "standard_name", "long_name"];
 
@@ -106,8 +108,11 @@ pub async fn table_summary(ctx: &SessionContext, name: &str) -> Result<Option<St
 
 /// `\d NAME`: one row per column: name, type, nullable, units, standard_name, long_name.
 pub async fn describe_table(ctx: &SessionContext, name: &str) -> Result<RecordBatch> {
-    let provider = ctx.table_provider(name).await?;
-    let schema = provider.schema();
+    describe_schema(&ctx.table_provider(name).await?.schema())
+}
+
+/// The rows of `\d NAME` for a table with columns `schema`.
+pub fn describe_schema(schema: &Schema) -> Result<RecordBatch> {
     let fields = schema.fields();
     let mut columns = vec![
         ("column", strings(fields.iter().map(|f| Some(f.name().clone())))),
@@ -122,11 +127,59 @@ pub async fn describe_table(ctx: &SessionContext, name: &str) -> Result<RecordBa
 
 /// `\df [PATTERN]`: one row per function: name, kind, first line of its documentation.
 pub fn list_functions(ctx: &SessionContext, pattern: Option<&str>) -> Result<RecordBatch> {
-    let mut rows = functions(ctx);
+    let rows = functions(ctx).into_iter().map(|(name, kind, doc)| (name, kind.to_string(), doc)).collect();
+    functions_batch(rows, pattern)
+}
+
+/// `\d` on a server (`--connect`): name, type and column count of each table.
+pub fn list_remote_tables(tables: &[RemoteTable]) -> Result<RecordBatch> {
+    batch(vec![
+        ("name", strings(tables.iter().map(|t| Some(t.name.clone())))),
+        ("type", strings(tables.iter().map(|t| Some(t.kind.clone())))),
+        ("columns", Arc::new(UInt64Array::from_iter_values(tables.iter().map(|t| t.schema.fields().len() as u64)))),
+    ])
+}
+
+/// `\df [PATTERN]` on a server: its functions (one row per name), described by the server's
+/// documentation, or by this binary's for the functions the server does not document.
+pub fn list_remote_functions(rows: Vec<(String, String, Option<String>)>, pattern: Option<&str>) -> Result<RecordBatch> {
+    let mut rows: Vec<_> = rows
+        .into_iter()
+        .map(|(name, kind, doc)| {
+            let doc = doc.map(|d| summary(&d)).or_else(|| local_description(&name));
+            (name, kind, doc)
+        })
+        .collect();
+    rows.sort();
+    rows.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    functions_batch(rows, pattern)
+}
+
+/// Table, column and function names of a server, for completion.
+pub fn remote_completion_words(tables: &[RemoteTable], functions: &[String]) -> Vec<String> {
+    let mut words: Vec<String> = functions.to_vec();
+    for table in tables {
+        words.extend(table.schema.fields().iter().map(|f| f.name().clone()));
+        words.push(table.name.clone());
+    }
+    words.sort();
+    words.dedup();
+    words
+}
+
+/// What this binary says of a function whose documentation DataFusion does not carry
+/// (async and table functions).
+fn local_description(name: &str) -> Option<String> {
+    oceanql_engine::async_function_documentation(name)
+        .map(|d| summary(&d.description))
+        .or_else(|| oceanql_engine::index_functions::description(name).map(String::from))
+}
+
+fn functions_batch(mut rows: Vec<(String, String, Option<String>)>, pattern: Option<&str>) -> Result<RecordBatch> {
     rows.retain(|(name, _, _)| pattern.is_none_or(|p| matches(p, name)));
     batch(vec![
         ("name", strings(rows.iter().map(|(name, _, _)| Some(name.clone())))),
-        ("kind", strings(rows.iter().map(|(_, kind, _)| Some(kind.to_string())))),
+        ("kind", strings(rows.iter().map(|(_, kind, _)| Some(kind.clone())))),
         ("description", strings(rows.iter().map(|(_, _, doc)| doc.clone()))),
     ])
 }

@@ -25,6 +25,7 @@ use crate::helper::SqlHelper;
 use crate::plot;
 use crate::print_format::{self, Format, Output, TableOptions};
 use crate::progress::Progress;
+use crate::remote::Remote;
 use crate::script::{Piece, split};
 
 /// The message of the error a Ctrl-C during a query gives.
@@ -114,9 +115,16 @@ impl LastResult {
     }
 }
 
-/// A DataFusion session plus the CLI's settings.
+/// Where statements run: a DataFusion session in this process, or a Flight SQL server
+/// (`--connect`).
+pub enum Backend {
+    Local(SessionContext),
+    Remote(Box<Remote>),
+}
+
+/// Where statements run, plus the CLI's settings.
 pub struct Session {
-    pub ctx: SessionContext,
+    pub backend: Backend,
     pub options: Options,
     depth: usize,
     sources: catalog::Sources,
@@ -125,7 +133,16 @@ pub struct Session {
 
 impl Session {
     pub fn new(ctx: SessionContext, options: Options) -> Session {
-        Session { ctx, options, depth: 0, sources: catalog::Sources::default(), last: LastResult::Nothing }
+        Session::with_backend(Backend::Local(ctx), options)
+    }
+
+    /// A session whose statements run on the server `remote` (`oceanql --connect`).
+    pub fn connected(remote: Remote, options: Options) -> Session {
+        Session::with_backend(Backend::Remote(Box::new(remote)), options)
+    }
+
+    fn with_backend(backend: Backend, options: Options) -> Session {
+        Session { backend, options, depth: 0, sources: catalog::Sources::default(), last: LastResult::Nothing }
     }
 
     /// Draws the last statement's result into the PNG file `path` (`\plot`, `--plot`).
@@ -196,17 +213,23 @@ impl Session {
     }
 
     async fn query(&mut self, sql: &str, target: &Target) -> Result<()> {
-        let frame = self.ctx.sql(sql).await?;
-        self.remember_source(sql).await;
-        let stream = frame.execute_stream().await?;
+        let stream = match &self.backend {
+            Backend::Local(ctx) => {
+                let ctx = ctx.clone();
+                let frame = ctx.sql(sql).await?;
+                self.remember_source(&ctx, sql).await;
+                frame.execute_stream().await?
+            }
+            Backend::Remote(remote) => remote.query(sql).await?,
+        };
         self.write_stream(stream, target).await
     }
 
     /// Records format and location of a table made by `CREATE EXTERNAL TABLE`, for `\d`.
-    async fn remember_source(&mut self, sql: &str) {
+    async fn remember_source(&mut self, ctx: &SessionContext, sql: &str) {
         let Ok(mut statements) = DFParser::parse_sql(sql) else { return };
         let Some(DFStatement::CreateExternalTable(create)) = statements.pop_front() else { return };
-        if let Ok(provider) = self.ctx.table_provider(create.name.to_string()).await {
+        if let Ok(provider) = ctx.table_provider(create.name.to_string()).await {
             self.sources.add(&provider, &create.file_type, &create.locations.join(", "));
         }
     }
@@ -269,17 +292,9 @@ impl Session {
     async fn run_command(&mut self, command: Command, target: &Target) -> Result<Flow> {
         match command {
             Command::Help => print!("{}", help_text()),
-            Command::ListTables => self.print_batch(catalog::list_tables(&self.ctx, &self.sources).await?, target)?,
-            Command::Describe(name) => {
-                let batch = catalog::describe_table(&self.ctx, &name).await?;
-                if let Some(line) = catalog::table_summary(&self.ctx, &name).await? {
-                    self.note(&line);
-                }
-                self.print_batch(batch, target)?
-            }
-            Command::ListFunctions(pattern) => {
-                self.print_batch(catalog::list_functions(&self.ctx, pattern.as_deref())?, target)?
-            }
+            Command::ListTables => self.print_batch(self.table_list().await?, target)?,
+            Command::Describe(name) => self.print_batch(self.describe(&name).await?, target)?,
+            Command::ListFunctions(pattern) => self.print_batch(self.function_list(pattern.as_deref()).await?, target)?,
             Command::Timing => {
                 self.options.timing = !self.options.timing;
                 self.note(if self.options.timing { "Timing is on." } else { "Timing is off." });
@@ -294,6 +309,47 @@ impl Session {
             Command::Quit => return Ok(Flow::Quit),
         }
         Ok(Flow::Continue)
+    }
+
+    /// `\d`: the tables of the session or of the server.
+    async fn table_list(&self) -> Result<RecordBatch> {
+        match &self.backend {
+            Backend::Local(ctx) => catalog::list_tables(ctx, &self.sources).await,
+            Backend::Remote(remote) => catalog::list_remote_tables(&remote.tables().await?),
+        }
+    }
+
+    /// `\d NAME`: the columns of a table; a note on its product for local tables.
+    async fn describe(&self, name: &str) -> Result<RecordBatch> {
+        match &self.backend {
+            Backend::Local(ctx) => {
+                let batch = catalog::describe_table(ctx, name).await?;
+                if let Some(line) = catalog::table_summary(ctx, name).await? {
+                    self.note(&line);
+                }
+                Ok(batch)
+            }
+            Backend::Remote(remote) => catalog::describe_schema(&remote.table(name).await?.schema),
+        }
+    }
+
+    /// `\df [PATTERN]`: the functions of the session or of the server.
+    async fn function_list(&self, pattern: Option<&str>) -> Result<RecordBatch> {
+        match &self.backend {
+            Backend::Local(ctx) => catalog::list_functions(ctx, pattern),
+            Backend::Remote(remote) => catalog::list_remote_functions(remote.functions().await?, pattern),
+        }
+    }
+
+    /// Table, column and function names for completion in the REPL.
+    async fn completion_words(&self) -> Result<Vec<String>> {
+        match &self.backend {
+            Backend::Local(ctx) => catalog::completion_words(ctx).await,
+            Backend::Remote(remote) => {
+                let functions: Vec<String> = remote.functions().await?.into_iter().map(|(name, _, _)| name).collect();
+                Ok(catalog::remote_completion_words(&remote.tables().await?, &functions))
+            }
+        }
     }
 
     /// A message about the session itself, on stderr so it never mixes with results.
@@ -348,9 +404,12 @@ pub async fn run_repl(session: &mut Session) -> Result<()> {
     }
     if !session.options.quiet {
         println!("OceanQL {}. Type \\? for help, \\q to quit.", env!("CARGO_PKG_VERSION"));
+        if let Backend::Remote(remote) = &session.backend {
+            println!("Connected to {}: statements, \\d and \\df run on the server.", remote.url());
+        }
     }
     loop {
-        let words = catalog::completion_words(&session.ctx).await.unwrap_or_default();
+        let words = session.completion_words().await.unwrap_or_default();
         if let Some(helper) = editor.helper_mut() {
             helper.set_words(words);
         }
@@ -443,7 +502,8 @@ mod tests {
         let mut session = session();
         let err = session.run_text("SELECT nope; CREATE TABLE later AS VALUES (1);").await.unwrap_err();
         assert!(message(&err).contains("nope"), "{err}");
-        assert!(session.ctx.table_exist("later").is_ok_and(|exists| !exists));
+        let Backend::Local(ctx) = &session.backend else { panic!("a local session") };
+        assert!(ctx.table_exist("later").is_ok_and(|exists| !exists));
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@ mod index_cmd;
 mod plot;
 mod print_format;
 mod progress;
+mod remote;
 mod script;
 mod serve_cmd;
 
@@ -24,6 +25,7 @@ use crate::demo::{CONTENTS, DemoOptions, EXAMPLE_QUERIES, write_demo};
 use crate::error::{message, usage};
 use crate::exec::{Options, Session, Target, run_repl, stdout_closed};
 use crate::print_format::Format;
+use crate::remote::{ConnectOptions, Remote};
 use crate::script::{Piece, split};
 
 const EXAMPLES: &str = "\
@@ -39,6 +41,8 @@ Examples:
   oceanql --demo                           open the REPL on the demo data
   oceanql serve -f catalog.sql --token T --addr 0.0.0.0:50051
                                            serve the tables over Arrow Flight SQL (Python, BI tools)
+  oceanql --connect grpc://host:50051 --token T
+                                           the REPL (or -f/-c) against a server
   oceanql --demo -c '\\d'                   list the demo tables
 
 Commands in the REPL, in -f files and in -c (a line starting with a backslash):
@@ -90,6 +94,19 @@ struct Args {
     /// Where --demo finds or writes the demo data
     #[arg(long, value_name = "DIR", default_value = "oceanql-demo", requires = "demo")]
     demo_dir: PathBuf,
+
+    /// Run statements, \d and \df on an `oceanql serve` (or another Arrow Flight SQL server)
+    /// instead of in this process: grpc://HOST:PORT, or grpc+tls://HOST:PORT
+    #[arg(long, value_name = "URL", conflicts_with = "demo")]
+    connect: Option<String>,
+
+    /// Token the server asks for (--connect) [default: $OCEANQL_TOKEN]
+    #[arg(long, value_name = "TOKEN", requires = "connect")]
+    token: Option<String>,
+
+    /// PEM certificate of the CA (or the server's self-signed certificate) for grpc+tls://
+    #[arg(long, value_name = "FILE", requires = "connect")]
+    tls_ca: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Option<Subcommands>,
@@ -154,9 +171,7 @@ async fn run(args: Args) -> Result<()> {
     }
     let interactive = args.files.is_empty() && args.commands.is_empty() && std::io::stdin().is_terminal();
     let target = output_target(&args, interactive)?;
-    // Like datafusion-cli: `SELECT * FROM 'file.parquet'` reads a file without registering it.
-    let ctx = oceanql_engine::session::create_context_with_url_table()?;
-    let mut session = Session::new(ctx, options(&args, interactive));
+    let mut session = session(&args, options(&args, interactive)).await?;
     if args.demo {
         load_demo(&mut session, &args.demo_dir, interactive).await?;
     }
@@ -169,6 +184,18 @@ async fn run(args: Args) -> Result<()> {
         Some(path) => session.plot(path),
         None => Ok(()),
     }
+}
+
+/// A session in this process, or on the server of `--connect`.
+async fn session(args: &Args, options: Options) -> Result<Session> {
+    if let Some(url) = &args.connect {
+        let token = args.token.clone().or_else(|| std::env::var("OCEANQL_TOKEN").ok());
+        let connect = ConnectOptions { url: url.clone(), token, tls_ca: args.tls_ca.clone() };
+        return Ok(Session::connected(Remote::connect(&connect).await?, options));
+    }
+    // Like datafusion-cli: `SELECT * FROM 'file.parquet'` reads a file without registering it.
+    let ctx = oceanql_engine::session::create_context_with_url_table()?;
+    Ok(Session::new(ctx, options))
 }
 
 /// Session settings from the flags.

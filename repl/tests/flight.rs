@@ -270,3 +270,74 @@ fn flight_soak() {
     eprintln!("soak: {} rounds, RSS after round 1 {first:.1} MB, at most {most:.1} MB", samples.len());
     assert!(most - first < 32.0, "RSS grew from {first:.1} MB to {most:.1} MB");
 }
+
+/// `oceanql --connect`: statements, DDL, `\d`, `\d NAME`, `\df` and errors against a server
+/// give what the same commands give in a local session.
+#[test]
+fn remote_repl_matches_the_local_session() {
+    let _serial = serial();
+    let server = Server::start(&[]);
+    let catalog = data().join("catalog.sql").display().to_string();
+    let remote = |args: &[&str]| {
+        let mut all = vec!["--connect", server.uri.as_str(), "--token", TOKEN, "-q", "--format", "csv"];
+        all.extend(args);
+        oceanql(&all)
+    };
+    let local = |args: &[&str]| {
+        let mut all = vec!["-q", "--format", "csv", "-f", catalog.as_str()];
+        all.extend(args);
+        oceanql(&all)
+    };
+    let text = |out: &Output| {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for sql in [
+        "SELECT time, count(sst) AS n, round(avg(sst), 6) AS mean FROM grid GROUP BY time ORDER BY time",
+        "SELECT platform_id, count(*) AS n, round(max(sst), 6) AS top FROM obs GROUP BY 1 ORDER BY 1",
+        "\\d grid",
+        "\\df grid_snap",
+    ] {
+        let (got, want) = (text(&remote(&["-c", sql])), text(&local(&["-c", sql])));
+        assert!(got.lines().count() > 1, "{sql}: {got}");
+        assert_eq!(got, want, "{sql}");
+    }
+    // \d: name, type and column count as the local \d gives them (minus pattern, format, location).
+    let tables = text(&remote(&["-c", "\\d"]));
+    let local_tables: Vec<String> = text(&local(&["-c", "\\d"]))
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            format!("{},{},{}", fields[0], fields[1], fields[fields.len() - 1])
+        })
+        .collect();
+    assert_eq!(tables.lines().collect::<Vec<_>>(), local_tables);
+    assert!(tables.starts_with("name,type,columns\ngrid,table,"), "{tables}");
+    assert!(text(&remote(&["-c", "\\d grid"])).contains("sst,Float32,true,degC,,sea surface temperature"));
+    assert!(text(&remote(&["-c", "\\df anomaly"])).starts_with("name,kind,description\nanomaly,scalar,\"The value minus the climatological mean"));
+    // DDL runs on the server, and later connections see it.
+    let view = "CREATE OR REPLACE VIEW warm AS SELECT * FROM obs WHERE sst > 20";
+    text(&remote(&["-c", view]));
+    let count = "SELECT count(*) AS n FROM warm";
+    assert_eq!(text(&remote(&["-c", count])), text(&local(&["-c", view, "-c", count])));
+    // -o writes the server's result here.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("grid.parquet").display().to_string();
+    text(&remote(&["-c", "SELECT * FROM grid", "-o", &out]));
+    assert!(std::fs::metadata(&out).unwrap().len() > 0);
+    // Errors: the server's message, exit status 1; a wrong token fails at connect.
+    let typo = remote(&["-c", "SELECT sstt FROM grid"]);
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    assert!(!typo.status.success() && stderr.contains("sstt"), "{stderr}");
+    let wrong = oceanql(&["--connect", &server.uri, "--token", "nope", "-c", "SELECT 1"]);
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success() && stderr.contains("refused the connection"), "{stderr}");
+    assert!(stderr.contains("--token or OCEANQL_TOKEN"), "{stderr}");
+    let nowhere = oceanql(&["--connect", "grpc://127.0.0.1:1", "-c", "SELECT 1"]);
+    let stderr = String::from_utf8_lossy(&nowhere.stderr);
+    assert!(stderr.starts_with("Error: cannot connect to grpc://127.0.0.1:1: "), "{stderr}");
+    let scheme = oceanql(&["--connect", "ftp://x:1", "-c", "SELECT 1"]);
+    assert!(String::from_utf8_lossy(&scheme.stderr).contains("expected grpc://HOST:PORT"));
+    let no_file = remote(&["-c", "SELECT * FROM 'obs.parquet'"]);
+    assert!(!no_file.status.success());
+}
