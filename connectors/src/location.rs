@@ -75,11 +75,27 @@ pub fn version(path: &str) -> Result<(u64, i64)> {
 fn add_version(path: &Path, total: &mut (u64, i64)) -> std::io::Result<()> {
     let meta = std::fs::metadata(path)?;
     if meta.is_dir() {
-        for entry in std::fs::read_dir(path)? {
-            add_version(&entry?.path(), total)?;
-        }
-        return Ok(());
+        return add_dir_version(path, total);
     }
+    add_file_version(&meta, total)
+}
+
+/// The files under a directory: entry types from the listing and `stat` relative to the
+/// directory, so a Zarr store of thousands of chunks costs one cheap call per chunk.
+fn add_dir_version(dir: &Path, total: &mut (u64, i64)) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            add_dir_version(&entry.path(), total)?;
+        } else {
+            add_file_version(&meta, total)?;
+        }
+    }
+    Ok(())
+}
+
+fn add_file_version(meta: &std::fs::Metadata, total: &mut (u64, i64)) -> std::io::Result<()> {
     let modified = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
     *total = (total.0 + meta.len(), total.1.max(modified));
     Ok(())

@@ -146,7 +146,12 @@ impl ZarrSource {
                 vars.push(v);
             }
         }
-        let size_bytes = storage.size_prefix(&StorePrefix::root()).unwrap_or(0);
+        // Local stores: one walk with cheap directory-relative `stat`s (zarrs' size_prefix
+        // stats each chunk by its full path, twice).
+        let size_bytes = match store::is_remote(path) {
+            true => storage.size_prefix(&StorePrefix::root()).unwrap_or(0),
+            false => crate::location::version(path).map_or(0, |v| v.0),
+        };
         let mut attrs = BTreeMap::new();
         for (k, v) in &group_attrs {
             if let Some(a) = attr_value(v) {

@@ -14,7 +14,9 @@
 //! * `DIR/l2p/*.nc`: GHRSST L2P-like swath granules of skin SST placed on drifter fixes
 //!   (clouds, quality levels, solar zenith angle, a few 3 K outlier seeds; see
 //!   [`L2P_GRANULES`]);
-//! * `DIR/catalog.sql`: the `CREATE EXTERNAL TABLE` statements for the tables.
+//! * `DIR/catalog.sql`: the `CREATE EXTERNAL TABLE` statements for the tables;
+//! * `--benchmark` only: `DIR/sst_long.parquet`, the daily grid as one long table for
+//!   the benchmark's peers (table `sst_long`, see [`long_table`]).
 //!
 //! The standard data set (not `--benchmark`, which writes only the above, unchanged)
 //! adds:
@@ -135,6 +137,7 @@ use zarrs::filesystem::FilesystemStore;
 use zarrs::group::GroupBuilder;
 
 mod l2p_b;
+mod long_table;
 mod monthly;
 mod storm;
 
@@ -237,6 +240,10 @@ pub const CONTENTS: &[(&str, &str)] = &[
     ),
     ("sst.zarr/", "sst_zarr: the daily SST as one Zarr v3 store"),
     (
+        "sst_long.parquet",
+        "sst_long: the daily SST as one long Parquet table (--benchmark only)",
+    ),
+    (
         "sst_monthly/",
         "sst_monthly: monthly mean SST 1991-2023 (trend, ENSO, the 2014-15 Blob)",
     ),
@@ -281,6 +288,8 @@ struct Spec {
     storm: bool,
     /// Number of second-sensor swath granules in `l2p_b/`.
     l2p_b_granules: usize,
+    /// `sst_long.parquet`: the grid as a long table (see [`long_table`]).
+    long_table: bool,
 }
 
 impl Spec {
@@ -295,6 +304,7 @@ impl Spec {
             monthly_years: Some((monthly::FIRST_YEAR, monthly::LAST_YEAR)),
             storm: true,
             l2p_b_granules: l2p_b::GRANULES,
+            long_table: false,
         }
     }
 
@@ -312,6 +322,7 @@ impl Spec {
             monthly_years: None,
             storm: false,
             l2p_b_granules: 0,
+            long_table: true,
         }
     }
 
@@ -791,10 +802,18 @@ fn write_grids(dir: &Path, spec: &Spec, model: &Model) -> Result<()> {
         Ok(raw)
     };
     let mut buf = Vec::new();
+    let mut long = match spec.long_table {
+        true => Some(long_table::LongWriter::create(&dir.join("sst_long.parquet"))?),
+        false => None,
+    };
     pipeline(spec.days, &compute, |day, raw: Vec<i16>| {
+        if let Some(long) = long.as_mut() {
+            long.write_day(spec, day, &raw)?;
+        }
         let path = nc_dir.join(format!("sst_{}.nc", day_stamp(day)));
         write_netcdf_day(&path, spec, day, &raw, &mut buf)
-    })
+    })?;
+    long.map_or(Ok(()), long_table::LongWriter::finish)
 }
 
 /// Computes items `0..n` on worker threads and hands each result to `write` on this
@@ -1861,7 +1880,8 @@ fn write_catalog(dir: &Path, spec: &Spec) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The catalog lines of `sst_monthly`, `wind` and `l2p_b` (standard data set only).
+/// The catalog lines of `sst_monthly`, `wind` and `l2p_b` (standard data set only) and
+/// `sst_long` (benchmark only).
 fn catalog_extras(dir: &Path, spec: &Spec) -> String {
     let mut text = String::new();
     if let Some((first, last)) = spec.monthly_years {
@@ -1880,6 +1900,14 @@ fn catalog_extras(dir: &Path, spec: &Spec) -> String {
              --               store on the sst grid, with the hurricane of 2023-08-27..31 (Gulf of Mexico)\n\
              CREATE EXTERNAL TABLE wind STORED AS ZARR LOCATION {};\n",
             sql_string(&dir.join("wind.zarr"))
+        );
+    }
+    if spec.long_table {
+        text += &format!(
+            "-- sst_long    : the daily sst grid as one long Parquet table (time, lat, lon, sst; ocean\n\
+             --               cells only, in time, lat, lon order), for the benchmark's peers\n\
+             CREATE EXTERNAL TABLE sst_long STORED AS PARQUET LOCATION {};\n",
+            sql_string(&dir.join("sst_long.parquet"))
         );
     }
     if spec.l2p_b_granules > 0 {
@@ -1934,6 +1962,7 @@ mod tests {
             monthly_years: Some((2014, 2015)),
             storm: true,
             l2p_b_granules: 3,
+            long_table: false,
         }
     }
 

@@ -1,384 +1,538 @@
-"""OceanQL vs xarray+dask on the demo SST product, and OceanQL vs an xarray loop over
-L2P-like swath files: same queries, same machine, one run.
+"""OceanQL against its peers on the demo SST product, one machine, one run (tests/bench/run.sh).
 
-Each query runs warm (the OS page cache holds the files after a first run),
-best of 3, end to end: OceanQL as the `oceanql` binary (process start, catalog
-registration, query); xarray from open_mfdataset/open_zarr to the computed result.
-Answers are compared (relative 1e-6) before any time is reported.
+Engines (each one skipped, with a note, when it is not installed):
+  oceanql nc / zarr  the release `oceanql` binary, end to end: process start, registration of the
+                     tables the query names (sst or sst_zarr, drifters), query, CSV out
+  xarray nc / zarr   xarray + dask: open_mfdataset(sst_nc/*.nc) / open_zarr(sst.zarr) to the
+                     computed answer; drifters with pandas (pyarrow) + numpy
+  xarray-sql         xarray_sql.Context over open_zarr(sst.zarr) (its DataFusion), drifters Parquet
+  duckdb             DuckDB on sst_long.parquet and drifters.parquet (+ the spatial extension)
+  sedonadb           SedonaDB on the same Parquet files
+Each engine runs each query warm (the page cache holds the files after the first run), best of
+REPEAT, in a worker process (Python imports not timed; opening the data is), and its answer is
+compared with xarray's (or the first engine's) before any time is reported.
+
+The queries (--quick: the same on the default demo's 1° grid; the 0.25° grid: cell centres at ±0.125 + k/4, lon in [-180, 180); "the box" is
+45 <= lat <= 60 and -150 <= lon <= -120 on cell centres; averages are over non-NULL values):
+  Q1 for each of the 365 days, the mean sst of the box's cells (365 rows)
+  Q2 for each 1° cell [floor(lat), floor(lat)+1) x [floor(lon), ...), the mean of all its
+     non-NULL values over all days (pooled, not a mean of means): floor(lat), floor(lon), mean
+  Q3 per-cell climatology = the mean of each box cell over the days of each calendar month of
+     this one year; for each day, the box mean of sst minus its cell's climatology of that
+     month (365 rows; a monthly mean of this series is 0 by construction, so the daily series
+     is what is compared)
+  Q4 drifter fixes inside the box, each matched with the 0.25° cell holding it (nearest cell
+     centre: floor(x / 0.25) * 0.25 + 0.125, OceanQL's grid_snap(x, 0.25)) on the fix's UTC day, where that cell is in the box and
+     has a value: count, mean(drifter - grid), mean((drifter - grid)^2)
+  Q5 drifter fixes of August 2023 within 100 km (haversine, R = 6371.0088 km) of 52N 133W:
+     count, mean sst
+  Q6 the global mean and count of sst over all cells and days (raw decode throughput: MB/s of
+     int16 decoded = all cells x 2 bytes / seconds), and the plain Rust decode loop
+     (connectors/examples/raw_decode.rs: libnetcdf, one thread) as the limit
 """
-import argparse, glob, os, platform, subprocess, sys, time
+import argparse, glob, json, os, platform, subprocess, sys, time
 
-import numpy as np
-import xarray as xr
-
-BOX = dict(lat=(45.0, 60.0), lon=(-150.0, -120.0))
-
-QUERIES = {
-    "full-scan global mean": {
-        "sql": "SELECT avg(sst) AS mean, count(sst) AS n FROM {t}",
-        "xr": lambda ds: (float(ds.sst.mean().compute()), int(ds.sst.count().compute())),
-    },
-    "box daily mean (45-60N, 150-120W)": {
-        "sql": "SELECT time, avg(sst) AS mean FROM {t} WHERE lat BETWEEN 45 AND 60 AND lon BETWEEN -150 AND -120 GROUP BY time ORDER BY time",
-        "xr": lambda ds: box(ds).mean(["lat", "lon"]).compute().values,
-    },
-}
-
-
-def box(ds):
-    lon = ds.lon
-    lo, hi = BOX["lon"]
-    if float(lon.max()) > 180:  # stored 0..360
-        lo, hi = lo % 360, hi % 360
-    return ds.sst.sel(lat=slice(*BOX["lat"]), lon=slice(lo, hi))
-
-
-def oceanql(binary, data, sql, ddl=None):
-    setup = ["-c", ddl] if ddl else ["-f", os.path.join(data, "catalog.sql")]
-    cmd = [binary, "-q", "--format", "csv", *setup, "-c", sql]
-    t = time.perf_counter()
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return time.perf_counter() - t, out
-
-
-def parse(out):
-    lines = out.strip().splitlines()[1:]
-    rows = [l.split(",") for l in lines]
-    vals = [float(r[-1]) if len(r) == 2 and ":" in r[0] else [float(x) for x in r] for r in rows]
-    return vals
-
-
+BOX = "lat BETWEEN 45 AND 60 AND lon BETWEEN -150 AND -120"
+POINT = (52.0, -133.0)  # Q5: lat, lon (a busy place for drifters in August)
+AUGUST = ("2023-08-01T00:00:00Z", "2023-09-01T00:00:00Z")
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+# A worker stops repeating once it has spent this long; the run is cut after TIMEOUT.
+BUDGET = float(os.environ.get("BENCH_BUDGET", "120"))
+TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "900"))
+
+# SQL shared by the SQL engines: {sst} is the grid table, {snap_lat}/{snap_lon} the cell centre.
+SQL = {
+    "Q1": f"SELECT time, avg(sst) AS mean FROM {{sst}} WHERE {BOX} GROUP BY time ORDER BY time",
+    "Q2": "SELECT floor(lat) AS lat1, floor(lon) AS lon1, avg(sst) AS mean FROM {sst} "
+          "WHERE sst IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
+    "Q3": f"WITH b AS (SELECT time, lat, lon, sst FROM {{sst}} WHERE {BOX} AND sst IS NOT NULL), "
+          "c AS (SELECT date_part('month', time) AS m, lat, lon, avg(sst) AS clim FROM b GROUP BY 1, 2, 3) "
+          "SELECT b.time, avg(b.sst - c.clim) AS anomaly FROM b JOIN c "
+          "ON date_part('month', b.time) = c.m AND b.lat = c.lat AND b.lon = c.lon "
+          "GROUP BY b.time ORDER BY b.time",
+    "Q4": "SELECT count(*) AS n, avg(d.sst - s.sst) AS bias, avg((d.sst - s.sst) * (d.sst - s.sst)) AS msd "
+          "FROM drifters d JOIN {sst} s ON s.time = date_trunc('day', d.time) "
+          "AND s.lat = {snap_lat} AND s.lon = {snap_lon} "
+          f"WHERE d.{BOX.replace('AND lon', 'AND d.lon')} AND s.{BOX.replace('AND lon', 'AND s.lon')} "
+          "AND s.sst IS NOT NULL",
+    "Q5": "SELECT count(*) AS n, avg(sst) AS mean FROM drifters "
+          f"WHERE time >= '{AUGUST[0]}' AND time < '{AUGUST[1]}' AND {{within}}",
+    "Q6": "SELECT avg(sst) AS mean, count(sst) AS n FROM {sst}",
+}
+TITLES = {
+    "Q1": "Q1 box daily mean (45-60N, 150-120W), 365 days",
+    "Q2": "Q2 time-mean map binned to 1°",
+    "Q3": "Q3 box daily anomaly vs per-cell monthly climatology",
+    "Q4": "Q4 drifter match-up with the 0.25° cell of the same day (box)",
+    "Q5": "Q5 drifters within 100 km of 52N 133W, August: count, mean",
+    "Q6": "Q6 full-scan global mean",
+}
+# Columns compared exactly (counts); the others to relative or absolute 1e-6.
+EXACT = {"Q2": [0, 1], "Q4": [0], "Q5": [0], "Q6": [1]}
+ENGINES = ["oceanql nc", "oceanql zarr", "oceanql nc+index", "oceanql zarr+index", "xarray nc", "xarray zarr", "xarray-sql", "duckdb", "sedonadb"]
 
 
-def best(f, n=REPEAT):
-    times, res = [], None
-    for _ in range(n):
+def res():
+    """The grid spacing in degrees: 0.25 (benchmark) or 1 (--quick)."""
+    return float(os.environ["BENCH_RES"])
+
+
+def oceanql_sql(q, table):
+    snap = {"snap_lat": f"grid_snap(d.lat, {res()})", "snap_lon": f"grid_snap(d.lon, {res()})"}
+    return SQL[q].format(sst=table, within=f"haversine_km(lat, lon, {POINT[0]}, {POINT[1]}) <= 100", **snap)
+
+
+def snap_sql():
+    r = res()
+    return {f"snap_{c}": f"floor(d.{c} / {r}) * {r} + {r / 2}" for c in ("lat", "lon")}
+
+
+def parquet_sql(q, within):
+    return SQL[q].format(sst="sst_long", within=within, **snap_sql())
+
+
+# --------------------------------------------------------------------------------------------
+# Engines, run in worker processes: each returns a function (query -> 2-D list of floats).
+# --------------------------------------------------------------------------------------------
+def numeric_rows(rows):
+    """Keeps the numeric columns (drops time), NULL -> NaN."""
+    out = []
+    for r in rows:
+        vals = []
+        for v in r:
+            if v is None or v == "":
+                vals.append(float("nan"))
+            elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                vals.append(float(v))
+            elif isinstance(v, str):
+                try:
+                    vals.append(float(v))
+                except ValueError:
+                    pass
+        out.append(vals)
+    return out
+
+
+def catalog_ddl(data, index):
+    """The catalog's CREATE statements by table; `index` False: with OPTIONS ('index' 'none')."""
+    catalog = open(os.path.join(data, "catalog.sql")).read().splitlines()
+    ddl = {l.split()[3]: l for l in catalog if l.startswith("CREATE EXTERNAL TABLE")}
+    if not index:
+        ddl = {t: l.rstrip(";") + (" OPTIONS ('index' 'none');" if "PARQUET" not in l else ";") for t, l in ddl.items()}
+    return ddl
+
+
+def build_index(a):
+    """`oceanql index` of sst and sst_zarr (their .oceanql-index/), from scratch; returns a note."""
+    ddl = catalog_ddl(a.data, True)
+    for d in [os.path.join(a.data, "sst_nc", ".oceanql-index"), os.path.join(a.data, ".oceanql-index")]:
+        subprocess.run(["rm", "-rf", d], check=True)
+    t = time.perf_counter()
+    out = subprocess.run([a.oceanql, "index", "-c", ddl["sst"] + ddl["sst_zarr"]], check=True, capture_output=True,
+                         text=True).stdout
+    return f"- `oceanql index` of sst and sst_zarr, once before the run: {time.perf_counter() - t:.1f} s ({' '.join(out.split())})"
+
+
+def engine_oceanql(a, kind):
+    ddl = catalog_ddl(a.data, kind.endswith("+index"))
+    table = "sst" if kind.startswith("nc") else "sst_zarr"
+
+    def run(q):
+        tables = {"Q4": [table, "drifters"], "Q5": ["drifters"]}.get(q, [table])
+        setup = "".join(ddl[t] for t in tables)
+        cmd = [a.oceanql, "-q", "--format", "csv", "-c", setup, "-c", oceanql_sql(q, table)]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        return numeric_rows([l.split(",") for l in out.strip().splitlines()[1:]])
+
+    return run
+
+
+def open_grid(a, kind):
+    import xarray as xr
+
+    if kind == "nc":
+        files = sorted(glob.glob(os.path.join(a.data, "sst_nc", "*.nc")))
+        ds = xr.open_mfdataset(files, combine="by_coords", data_vars="minimal", coords="minimal",
+                               compat="override", parallel=False, chunks={})
+    else:
+        ds = xr.open_zarr(os.path.join(a.data, "sst.zarr"), consolidated=False)
+    if float(ds.lon.max()) > 180:  # stored 0..360: roll to [-180, 180) (whole chunks)
+        n = ds.sizes["lon"] // 2
+        ds = ds.roll(lon=n, roll_coords=True)
+        ds = ds.assign_coords(lon=((ds.lon + 180) % 360) - 180)
+    return ds
+
+
+def read_drifters(a, filters=None):
+    import pandas as pd
+
+    d = pd.read_parquet(os.path.join(a.data, "drifters.parquet"), columns=["time", "lat", "lon", "sst"],
+                        filters=filters)
+    d["day"] = (d["time"] - pd.Timestamp("2023-01-01", tz="UTC")) // pd.Timedelta("1D")
+    return d
+
+
+def haversine_km(lat1, lon1, lat2, lon2):
+    import numpy as np
+
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(h, 1)))
+
+
+def engine_xarray(a, kind):
+    import dask
+    import numpy as np
+    import pandas as pd
+
+    def box(ds):
+        return ds.sst.sel(lat=slice(45, 60), lon=slice(-150, -120))
+
+    def q1():
+        return box(open_grid(a, kind)).mean(["lat", "lon"]).compute().values[:, None]
+
+    def q2():
+        sst = open_grid(a, kind).sst
+        k = round(1 / res())
+        s, n = sst.sum("time").coarsen(lat=k, lon=k).sum(), sst.count("time").coarsen(lat=k, lon=k).sum()
+        s, n = dask.compute(s, n)
+        la, lo = np.meshgrid(np.floor(s.lat.values), np.floor(s.lon.values), indexing="ij")
+        keep = n.values > 0
+        return np.column_stack([la[keep], lo[keep], s.values[keep] / n.values[keep]])
+
+    def q3():
+        b = box(open_grid(a, kind))
+        clim = b.groupby("time.month").mean("time")
+        return (b.groupby("time.month") - clim).mean(["lat", "lon"]).compute().values[:, None]
+
+    def q4():
+        b = box(open_grid(a, kind)).compute()
+        d = read_drifters(a)
+        d = d[(d.lat >= 45) & (d.lat <= 60) & (d.lon >= -150) & (d.lon <= -120)]
+        r = res()
+        clat, clon = np.floor(d.lat / r) * r + r / 2, np.floor(d.lon / r) * r + r / 2
+        inbox = (clat >= 45) & (clat <= 60) & (clon >= -150) & (clon <= -120)
+        d, clat, clon = d[inbox], clat[inbox], clon[inbox]
+        i = np.rint((clat.values - b.lat.values[0]) / r).astype(int)
+        j = np.rint((clon.values - b.lon.values[0]) / r).astype(int)
+        diff = d.sst.values - b.values[d.day.values, i, j]
+        diff = diff[~np.isnan(diff)]
+        return [[len(diff), diff.mean(), (diff * diff).mean()]]
+
+    def q5():
+        t0, t1 = (pd.Timestamp(t) for t in AUGUST)
+        d = read_drifters(a, filters=[("time", ">=", t0), ("time", "<", t1)])
+        km = haversine_km(d.lat.values, d.lon.values, *POINT)
+        sel = d.sst.values[km <= 100]
+        return [[len(sel), sel.mean()]]
+
+    def q6():
+        sst = open_grid(a, kind).sst
+        mean, n = dask.compute(sst.mean(), sst.count())
+        return [[float(mean), int(n)]]
+
+    return dict(Q1=q1, Q2=q2, Q3=q3, Q4=q4, Q5=q5, Q6=q6)
+
+
+def engine_xarray_sql(a):
+    import xarray_sql as xql
+
+    def run(q):
+        if q == "Q5":
+            return None  # no grid in Q5: that would be plain DataFusion on Parquet
+        ctx = xql.Context()
+        ctx.from_dataset("sst", open_grid(a, "zarr"), chunks={"time": 1})
+        if q == "Q4":
+            ctx.register_parquet("drifters", os.path.join(a.data, "drifters.parquet"))
+        sql = SQL[q].format(sst="sst", **snap_sql())
+        return numeric_rows(rows_of(ctx.sql(sql).to_arrow_table()))
+
+    return run
+
+
+def spatial_extension():
+    import duckdb_extension_spatial
+
+    found = glob.glob(os.path.join(os.path.dirname(duckdb_extension_spatial.__file__), "extensions", "*",
+                                   "spatial.duckdb_extension"))
+    return found[0]
+
+
+def engine_duckdb(a):
+    import duckdb
+
+    try:
+        ext = spatial_extension()
+    except ImportError:
+        ext = None
+
+    def run(q):
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"CREATE VIEW sst_long AS SELECT * FROM read_parquet('{a.data}/sst_long.parquet')")
+        con.execute(f"CREATE VIEW drifters AS SELECT * FROM read_parquet('{a.data}/drifters.parquet')")
+        if ext:
+            con.execute(f"LOAD '{ext}'")
+            # DuckDB's ST_Distance_Sphere takes points as (lat, lon).
+            within = f"ST_Distance_Sphere(ST_Point(lat, lon), ST_Point({POINT[0]}, {POINT[1]})) <= 100000"
+        else:
+            within = (f"2 * 6371.0088 * asin(sqrt(power(sin(radians(lat - {POINT[0]}) / 2), 2) + cos(radians(lat)) "
+                      f"* cos(radians({POINT[0]})) * power(sin(radians(lon - {POINT[1]}) / 2), 2))) <= 100")
+        return numeric_rows(con.execute(parquet_sql(q, within)).fetchall())
+
+    return run
+
+
+def engine_sedonadb(a):
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import sedonadb
+
+    def run(q):
+        sd = sedonadb.connect()
+        sd.read_parquet(f"{a.data}/sst_long.parquet").to_view("sst_long")
+        sd.read_parquet(f"{a.data}/drifters.parquet").to_view("drifters")
+        # Geography (spherical) distance, metres.
+        within = f"ST_DWithin(ST_GeogPoint(lon, lat), ST_GeogPoint({POINT[1]}, {POINT[0]}), 100000)"
+        return numeric_rows(rows_of(sd.sql(parquet_sql(q, within)).to_arrow_table()))
+
+    return run
+
+
+def make_engine(a, engine):
+    if engine.startswith("oceanql"):
+        return engine_oceanql(a, engine.split()[1])
+    if engine.startswith("xarray "):
+        fns = engine_xarray(a, engine.split()[1])
+        return lambda q: fns[q]()
+    return {"xarray-sql": engine_xarray_sql, "duckdb": engine_duckdb, "sedonadb": engine_sedonadb}[engine](a)
+
+
+def worker(a):
+    """Runs one engine on one query, prints {"times": [...], "result": [[...]]} or {"skip": why}."""
+    try:
+        run = make_engine(a, a.engine)
+    except ImportError as e:
+        print(json.dumps({"skip": f"not installed ({e.name})"}))
+        return
+    times, result = [], None
+    while len(times) < REPEAT and sum(times) < BUDGET:
         t = time.perf_counter()
-        res = f()
+        result = run(a.query)
         times.append(time.perf_counter() - t)
-    return min(times), res
+        if result is None:
+            print(json.dumps({"skip": "cannot express it"}))
+            return
+    rows = [[float(x) for x in r] for r in (result.tolist() if hasattr(result, "tolist") else result)]
+    print(json.dumps({"times": times, "result": rows}))
+
+
+def rows_of(table):
+    return zip(*[c.to_pylist() for c in table.columns])
+
+
+# --------------------------------------------------------------------------------------------
+# The driver: runs every (query, engine) in a worker, compares answers, prints the table.
+# --------------------------------------------------------------------------------------------
+def run_worker(a, engine, q):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--engine", engine, "--query", q, "--data", a.data,
+           "--oceanql", a.oceanql]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return {"skip": f"> {TIMEOUT:.0f} s (stopped)"}
+    if p.returncode != 0:
+        last = (p.stderr.strip().splitlines() or ["?"])[-1]
+        return {"skip": f"failed: {last[:200]}"}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def same(q, got, want):
+    import numpy as np
+
+    g, w = np.array(got, dtype=float), np.array(want, dtype=float)
+    if g.shape != w.shape:
+        return f"shape {g.shape} vs {w.shape}"
+    exact = EXACT.get(q, [])
+    for c in range(w.shape[1]):
+        if c in exact:
+            ok = np.array_equal(g[:, c], w[:, c], equal_nan=True)
+        else:
+            ok = np.allclose(g[:, c], w[:, c], rtol=1e-6, atol=1e-6, equal_nan=True)
+        if not ok:
+            k = int(np.argmax(~np.isclose(g[:, c], w[:, c], rtol=1e-6, atol=1e-6, equal_nan=True)))
+            return f"column {c} row {k}: {g[k, c]!r} vs {w[k, c]!r}"
+    return None
+
+
+def raw_decode(a):
+    out = subprocess.run([a.raw_decode, os.path.join(a.data, "sst_nc")], check=True, capture_output=True,
+                         text=True).stdout
+    runs = [json.loads(out)]
+    for _ in range(REPEAT - 1):
+        runs.append(json.loads(subprocess.run([a.raw_decode, os.path.join(a.data, "sst_nc")], check=True,
+                                              capture_output=True, text=True).stdout))
+    return min(runs, key=lambda r: r["seconds"])
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--oceanql", required=True)
     ap.add_argument("--data", required=True)
+    ap.add_argument("--raw-decode")
+    ap.add_argument("--load", default="", help="the machine's load average before the run (uptime)")
+    ap.add_argument("--queries", default="Q1,Q2,Q3,Q4,Q5,Q6")
+    ap.add_argument("--engines", default=",".join(ENGINES))
+    ap.add_argument("--extra", action="store_true", help="also the swath, multi-year and L2 match-up rows")
+    ap.add_argument("--worker", action="store_true")
+    ap.add_argument("--engine")
+    ap.add_argument("--query")
     a = ap.parse_args()
-    nc_files = sorted(glob.glob(os.path.join(a.data, "sst_nc", "*.nc")))
-    opens = {
-        "sst": lambda: xr.open_mfdataset(nc_files, combine="by_coords", parallel=False, chunks={}),
-        "sst_zarr": lambda: xr.open_zarr(os.path.join(a.data, "sst.zarr"), consolidated=False),
-    }
-    probe = opens["sst"]()
-    cells = probe.sst.size
-    rows = [["query", "table", "oceanql s", "xarray+dask s", "speed-up", "oceanql Mcells/s", "oceanql MB/s decoded"]]
-    for name, q in QUERIES.items():
-        for table, open_ in opens.items():
-            sql = q["sql"].format(t=table)
-            oq = []
-            for _ in range(REPEAT):
-                oq.append(oceanql(a.oceanql, a.data, sql))
-            t_oq = min(t for t, _ in oq)
-            got = parse(oq[0][1])
-            t_xr, want = best(lambda: q["xr"](open_()))
-            check(name, table, got, want)
-            n = cells if "full" in name else box(probe).size
-            rows.append([name, table, f"{t_oq:.2f}", f"{t_xr:.2f}", f"{t_xr / t_oq:.1f}x", f"{n / t_oq / 1e6:.1f}", f"{n * 2 / t_oq / 1e6:.1f}"])
-    rows.extend(swath_rows(a.oceanql, a.data))
-    rows.extend(multiyear_rows(a.oceanql, a.data))
-    rows.extend(matchup_rows(a.oceanql, a.data))
-    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, xarray {xr.__version__}")
-    print(f"Data: {a.data} ({cells:,} cells of int16 sst; {SWATHS} swaths of {LINES} x {CELLS} pixels; "
-          f"{MY_DAYS} daily 1-degree grids for the multi-year rows)\n")
-    for note in NOTES:
-        print(note)
+    if a.worker:
+        return worker(a)
+    engines = a.engines.split(",")
+    os.environ["BENCH_RES"] = str(grid_res(a.data))
+    make_long(a.data)
+    results, notes, failed = {}, [], False
+    if any(e.endswith("+index") for e in engines):
+        notes.append(build_index(a))
+    for q in a.queries.split(","):
+        want, ref = None, None
+        for e in ["xarray nc"] + [e for e in engines if e != "xarray nc"]:
+            if e not in engines:
+                continue
+            r = run_worker(a, e, q)
+            print(f"{q} {e}: {r.get('skip') or ' '.join(f'{t:.2f}' for t in r['times'])}", file=sys.stderr)
+            if "result" in r:
+                if want is None:
+                    want, ref = r["result"], e
+                elif (why := same(q, r["result"], want)):
+                    notes.append(f"- {q} {e} differs from {ref}: {why}")
+                    r = {"skip": "WRONG ANSWER"}
+                    failed = True
+            results[q, e] = r
+        if want is not None:
+            notes.append(f"- {q}: {len(want)} row(s), first {fmt_row(want[0])}, all engines that ran agree with {ref}")
+    raw = raw_decode(a) if a.raw_decode and "Q6" in a.queries else None
+    print_table(a, engines, results, raw, notes)
+    if a.extra:
+        print_extra(a)
+    sys.exit(1 if failed else 0)
+
+
+def grid_cells(data):
+    import netCDF4
+
+    files = sorted(glob.glob(os.path.join(data, "sst_nc", "*.nc")))
+    with netCDF4.Dataset(files[0]) as f:
+        return f["sst"].size * len(files)
+
+
+def grid_res(data):
+    import netCDF4
+
+    with netCDF4.Dataset(sorted(glob.glob(os.path.join(data, "sst_nc", "*.nc")))[0]) as f:
+        lat = f["lat"][:2]
+        return float(abs(lat[1] - lat[0]))
+
+
+def make_long(data):
+    """The long table for the Parquet engines, when the demo did not write it (the default-size
+    demo of --quick): the same rows and layout as `oceanql demo --benchmark` writes."""
+    path = os.path.join(data, "sst_long.parquet")
+    if os.path.exists(path):
+        return
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import xarray as xr
+
+    ds = xr.open_zarr(os.path.join(data, "sst.zarr"), consolidated=False)
+    la, lo = np.meshgrid(ds.lat.values, ds.lon.values, indexing="ij")
+    schema = pa.schema([("time", pa.timestamp("us", tz="UTC")), ("lat", pa.float64()), ("lon", pa.float64()),
+                        ("sst", pa.float64())])
+    with pq.ParquetWriter(path + ".tmp", schema, compression="snappy") as w:
+        for k in range(ds.sizes["time"]):
+            v = ds.sst.isel(time=k).values
+            m = ~np.isnan(v)
+            t = np.full(m.sum(), ds.time.values[k].astype("datetime64[us]"))
+            w.write_table(pa.table([pa.array(t).cast(schema.field("time").type), la[m], lo[m], v[m]], schema=schema),
+                          row_group_size=131072)
+    os.rename(path + ".tmp", path)
+
+
+def fmt_row(r):
+    return "(" + ", ".join(f"{x:.6g}" for x in r) + ")"
+
+
+def cell(r):
+    return f"{min(r['times']):.2f}" if "times" in r else r["skip"]
+
+
+def print_table(a, engines, results, raw, notes):
+    import numpy as np
+
+    cells = grid_cells(a.data)
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"load average before the run: {a.load}")
+    print(f"Data: {a.data}; versions: {versions()}\n")
+    head = ["query"] + engines + ["fastest peer", "OceanQL speed-up"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for q in TITLES:
+        if not any((q, e) in results for e in engines):
+            continue
+        row = [TITLES[q]] + [cell(results[q, e]) if (q, e) in results else "" for e in engines]
+        oq = [min(results[q, e]["times"]) for e in engines if e.startswith("oceanql") and "times" in results[q, e]]
+        peers = [(min(results[q, e]["times"]), e) for e in engines
+                 if not e.startswith("oceanql") and (q, e) in results and "times" in results[q, e]]
+        if oq and peers:
+            t, who = min(peers)
+            row += [f"{who} {t:.2f}", f"**{t / min(oq):.1f}x**"]
+        else:
+            row += ["", ""]
+        print("| " + " | ".join(row) + " |")
+    if ("Q6", "oceanql nc") in results and "times" in results["Q6", "oceanql nc"]:
+        mbs = {e: 2 * cells / min(results["Q6", e]["times"]) / 1e6 for e in engines
+               if e.startswith(("oceanql", "xarray ")) and not e.endswith("+index") and "times" in results["Q6", e]}
+        line = "Q6 decoded int16 MB/s: " + ", ".join(f"{e} {v:.0f}" for e, v in mbs.items())
+        if raw:
+            line += (f"; the limit, the plain Rust decode loop (libnetcdf, 1 thread, raw_decode.rs): "
+                     f"{raw['mb_per_s']:.0f} MB/s ({raw['seconds']:.2f} s, mean {raw['sum'] * 0.01 / raw['valid']:.6f} "
+                     f"over {raw['valid']} values)")
+        print("\n" + line)
+    print()
+    for n in notes:
+        print(n)
+
+
+def versions():
+    from importlib.metadata import version, PackageNotFoundError
+
+    out = []
+    for p in ["xarray", "dask", "zarr", "netCDF4", "pyarrow", "xarray-sql", "datafusion", "duckdb",
+              "duckdb-extension-spatial", "sedonadb"]:
+        try:
+            out.append(f"{p} {version(p)}")
+        except PackageNotFoundError:
+            out.append(f"{p} not installed")
+    return ", ".join(out)
+
+
+def print_extra(a):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import extra
+
+    rows = [["query", "table", "oceanql s", "peer s", "speed-up", "oceanql Mcells/s", "oceanql MB/s decoded"]]
+    rows += extra.rows(a.oceanql, a.data)
+    print()
+    for n in extra.NOTES:
+        print(n)
     for i, r in enumerate(rows):
         print("| " + " | ".join(r) + " |")
         if i == 0:
             print("|" + "---|" * len(r))
-
-
-# ---------------------------------------------------------------------------------------------
-# Swaths: GHRSST L2P-like files (2-D lat/lon, packed int16 SST, quality_level, sst_dtime), each a
-# band of an orbit; OceanQL's swath table against the loop a notebook runs over the files.
-# ---------------------------------------------------------------------------------------------
-SWATHS, LINES, CELLS = 24, 2000, 1000
-SWATH_BOX = dict(lat=(20.0, 30.0), lon=(-40.0, -30.0))
-SWATH_QUERIES = {
-    "swath full-scan mean, quality 5": (
-        "SELECT avg(sea_surface_temperature) AS mean, count(sea_surface_temperature) AS n FROM swaths WHERE quality_level = 5",
-        None,
-    ),
-    "swath box mean, quality 5 (20-30N, 40-30W)": (
-        "SELECT avg(sea_surface_temperature) AS mean, count(sea_surface_temperature) AS n FROM swaths "
-        "WHERE quality_level = 5 AND lat BETWEEN 20 AND 30 AND lon BETWEEN -40 AND -30",
-        SWATH_BOX,
-    ),
-}
-
-
-def make_swaths(folder):
-    """Writes the swath files once (deterministic)."""
-    if os.path.exists(os.path.join(folder, ".complete")):
-        return
-    os.makedirs(folder, exist_ok=True)
-    rng = np.random.default_rng(7)
-    j, i = np.meshgrid(np.arange(LINES), np.arange(CELLS), indexing="ij")
-    t = j / (LINES - 1)
-    for k in range(SWATHS):
-        lat = (-75 + 150 * t + 0.01 * (i - CELLS / 2) * np.cos(np.pi * t)).astype(np.float32)
-        lon = -180 + 15 * k + 25 * (i / CELLS - 0.5) + 40 * t
-        lon = (((lon + 180) % 360) - 180).astype(np.float32)
-        sst = 273.15 + 28 * np.cos(np.radians(lat)) + rng.normal(0, 0.3, lat.shape)
-        raw = np.round((sst - 273.15) / 0.01).astype(np.int16)
-        raw[rng.random(lat.shape) < 0.3] = -32768  # clouds
-        ql = rng.integers(0, 6, lat.shape).astype(np.int8)
-        dtime = np.round(j * 0.15 / 0.25).astype(np.int16)
-        enc3 = dict(zlib=True, complevel=4, shuffle=True, chunksizes=(1, 256, 256))
-        ds = xr.Dataset(
-            {
-                "lat": (("nj", "ni"), lat, {"standard_name": "latitude", "units": "degrees_north"}),
-                "lon": (("nj", "ni"), lon, {"standard_name": "longitude", "units": "degrees_east"}),
-                "sea_surface_temperature": (("time", "nj", "ni"), raw[None], {"units": "kelvin"}),
-                "quality_level": (("time", "nj", "ni"), ql[None]),
-                "sst_dtime": (("time", "nj", "ni"), dtime[None], {"units": "second"}),
-            },
-            coords={"time": ("time", np.array([1230768000 + 6000 * k], dtype=np.int32), {"standard_name": "time", "units": "seconds since 1981-01-01"})},
-        )
-        encoding = {
-            "lat": dict(zlib=True, complevel=4, chunksizes=(256, 256)),
-            "lon": dict(zlib=True, complevel=4, chunksizes=(256, 256)),
-            "sea_surface_temperature": dict(enc3, _FillValue=np.int16(-32768), scale_factor=0.01, add_offset=273.15, dtype="int16"),
-            "quality_level": dict(enc3, dtype="int8"),
-            "sst_dtime": dict(enc3, scale_factor=0.25, dtype="int16"),
-        }
-        for v in ("sea_surface_temperature", "quality_level", "sst_dtime"):
-            ds[v].encoding = {}
-        ds["sea_surface_temperature"].values = np.where(raw == -32768, np.nan, raw * 0.01 + 273.15)[None]
-        ds["sst_dtime"].values = (dtime * 0.25)[None]
-        ds.to_netcdf(os.path.join(folder, f"swath_{k:02d}.nc"), encoding=encoding)
-    open(os.path.join(folder, ".complete"), "w").close()
-
-
-def xr_swaths(files, box):
-    """What a notebook does: open each file, mask, accumulate."""
-    n, total = 0, 0.0
-    for f in files:
-        with xr.open_dataset(f) as ds:
-            sst = ds.sea_surface_temperature.isel(time=0).values
-            m = (ds.quality_level.isel(time=0).values == 5) & ~np.isnan(sst)
-            if box:
-                lat, lon = ds.lat.values, ds.lon.values
-                m &= (lat >= box["lat"][0]) & (lat <= box["lat"][1]) & (lon >= box["lon"][0]) & (lon <= box["lon"][1])
-            n += int(m.sum())
-            total += float(sst[m].astype(np.float64).sum())
-    return total / n, n
-
-
-NOTES = []
-
-
-def build_index(binary, ddl, what):
-    """Runs `oceanql index` once (from scratch) and notes how long it took."""
-    t = time.perf_counter()
-    out = subprocess.run([binary, "index", "-c", ddl], check=True, capture_output=True, text=True).stdout
-    NOTES.append(f"- `oceanql index` {what}: {time.perf_counter() - t:.1f} s ({out.strip()})")
-
-
-def swath_rows(binary, data):
-    folder = os.path.join(data, "swaths")
-    make_swaths(folder)
-    files = sorted(glob.glob(os.path.join(folder, "*.nc")))
-    ddl = f"CREATE EXTERNAL TABLE swaths STORED AS NETCDF LOCATION '{folder}/*.nc' OPTIONS ('index' 'none')"
-    indexed = f"CREATE EXTERNAL TABLE swaths STORED AS NETCDF LOCATION '{folder}/*.nc' OPTIONS ('index' '{folder}/.bench-index')"
-    subprocess.run(["rm", "-rf", f"{folder}/.bench-index"], check=True)
-    build_index(binary, indexed, f"of the {SWATHS} swaths")
-    rows = []
-    for name, (sql, box) in SWATH_QUERIES.items():
-        t_xr, want = best(lambda: xr_swaths(files, box))
-        for label, setup in [("no index", ddl), ("indexed", indexed)]:
-            oq = [oceanql(binary, data, sql, setup) for _ in range(REPEAT)]
-            t_oq = min(t for t, _ in oq)
-            check(name, "swaths", parse(oq[0][1]), want)
-            n = SWATHS * LINES * CELLS
-            rows.append([name, f"swaths (NetCDF-4 L2P, {label})", f"{t_oq:.2f}", f"{t_xr:.2f}", f"{t_xr / t_oq:.1f}x",
-                         f"{n / t_oq / 1e6:.1f}", f"{n * 2 / t_oq / 1e6:.1f}"])
-    return rows
-
-
-# ---------------------------------------------------------------------------------------------
-# A multi-year gridded product (3 years of daily 1-degree global SST, int16 packed, chunks of
-# 30 x 30 cells): area-averaged monthly time series, the NEXUS use case, answered from the
-# index's tile statistics (tiles wholly inside the box) plus the data of the edge tiles.
-# ---------------------------------------------------------------------------------------------
-MY_DAYS = 1095
-MY_QUERIES = {
-    # lat/lon ranges; the first box is made of whole 30-degree tiles, the second cuts tiles.
-    "monthly box mean, 3 years (0-60N, 180-120W: whole tiles)": ((0.0, 60.0), (-180.0, -120.0)),
-    "monthly box mean, 3 years (10S-60N, 170-100W: edge tiles read)": ((-10.0, 60.0), (-170.0, -100.0)),
-}
-
-
-def make_multiyear(folder):
-    if os.path.exists(os.path.join(folder, ".complete")):
-        return
-    os.makedirs(folder, exist_ok=True)
-    rng = np.random.default_rng(11)
-    lat = np.arange(-89.5, 90, 1.0)
-    lon = np.arange(-179.5, 180, 1.0)
-    base = 15 + 13 * np.cos(np.radians(lat))[:, None] + 0 * lon[None, :]
-    land = (np.abs(lat[:, None] - 40) < 8) & (np.abs(lon[None, :] + 100) < 15)
-    for d in range(MY_DAYS):
-        sst = base + 3 * np.sin(2 * np.pi * d / 365.25) + rng.normal(0, 0.4, base.shape)
-        raw = np.round(sst / 0.01).astype(np.int16)
-        raw[land] = -32768
-        ds = xr.Dataset(
-            {"sst": (("time", "lat", "lon"), raw[None], {"units": "degC", "scale_factor": 0.01, "_FillValue": np.int16(-32768)})},
-            coords={
-                "time": ("time", np.array([float(d)]), {"units": "days since 2021-01-01", "standard_name": "time"}),
-                "lat": ("lat", lat, {"units": "degrees_north"}),
-                "lon": ("lon", lon, {"units": "degrees_east"}),
-            },
-        )
-        enc = {"sst": dict(zlib=True, complevel=1, chunksizes=(1, 30, 30))}
-        ds.to_netcdf(os.path.join(folder, f"sst_{d:04d}.nc"), encoding=enc)
-    open(os.path.join(folder, ".complete"), "w").close()
-
-
-def xr_monthly(files, lat, lon):
-    ds = xr.open_mfdataset(files, combine="by_coords", parallel=False, chunks={})
-    sub = ds.sst.sel(lat=slice(*lat), lon=slice(*lon))
-    total = sub.sum(["lat", "lon"]).resample(time="MS").sum()
-    count = sub.count(["lat", "lon"]).resample(time="MS").sum()
-    return (total / count).compute().values
-
-
-def multiyear_rows(binary, data):
-    folder = os.path.join(data, "multiyear")
-    make_multiyear(folder)
-    files = sorted(glob.glob(os.path.join(folder, "*.nc")))
-    plain = f"CREATE EXTERNAL TABLE my STORED AS NETCDF LOCATION '{folder}/*.nc' OPTIONS ('index' 'none')"
-    indexed = f"CREATE EXTERNAL TABLE my STORED AS NETCDF LOCATION '{folder}/*.nc' OPTIONS ('index' '{folder}/.bench-index')"
-    subprocess.run(["rm", "-rf", f"{folder}/.bench-index"], check=True)
-    build_index(binary, indexed, f"of the {MY_DAYS} daily grids")
-    rows = []
-    for name, (lat, lon) in MY_QUERIES.items():
-        sql = (f"SELECT date_trunc('month', time) AS m, avg(sst) AS mean FROM my WHERE lat BETWEEN {lat[0]} AND {lat[1]} "
-               f"AND lon BETWEEN {lon[0]} AND {lon[1]} GROUP BY 1 ORDER BY 1")
-        t_xr, want = best(lambda: xr_monthly(files, lat, lon))
-        for label, setup in [("no index", plain), ("tile statistics", indexed)]:
-            oq = [oceanql(binary, data, sql, setup) for _ in range(REPEAT)]
-            t_oq = min(t for t, _ in oq)
-            check(name, "my", parse(oq[0][1]), want)
-            n = MY_DAYS * 180 * 360
-            rows.append([name, f"3-year daily grid (NetCDF-4, {label})", f"{t_oq:.2f}", f"{t_xr:.2f}", f"{t_xr / t_oq:.1f}x",
-                         f"{n / t_oq / 1e6:.1f}", f"{n * 2 / t_oq / 1e6:.1f}"])
-    return rows
-
-
-def check(name, table, got, want):
-    if isinstance(want, tuple):
-        got_mean, got_n = got[0][0], int(got[0][1])
-        ok = abs(got_mean - want[0]) <= 1e-6 * abs(want[0]) and got_n == want[1]
-    else:
-        g = np.array([r for r in got], dtype=float)
-        ok = g.shape == want.shape and np.allclose(g, want, rtol=1e-6, equal_nan=True)
-    if not ok:
-        sys.exit(f"answers differ for {name} on {table}: oceanql {got[:3]}... xarray {want if isinstance(want, tuple) else want[:3]}...")
-
-
-# ---------------------------------------------------------------------------------------------
-# Match-ups: the 1,000,000 demo drifter fixes against 1,000 small L2 granules spread over 2023
-# (200 lines x 100 pixels in 50 x 50 chunks and tiles, 2 minutes each), within 10 km and 1 h: OceanQL's colocate join
-# against the loop a notebook runs (per granule: drifters in its time window, numpy distances).
-# ---------------------------------------------------------------------------------------------
-L2_GRANULES, L2_LINES, L2_CELLS = 1000, 200, 100
-
-
-def make_l2(folder):
-    if os.path.exists(os.path.join(folder, ".complete")):
-        return
-    os.makedirs(folder, exist_ok=True)
-    rng = np.random.default_rng(5)
-    j, i = np.meshgrid(np.arange(L2_LINES), np.arange(L2_CELLS), indexing="ij")
-    for k in range(L2_GRANULES):
-        lat0, lon0, h = rng.uniform(-60, 60), rng.uniform(-180, 180), rng.uniform(0, 2 * np.pi)
-        along, across = 0.1 * (j - L2_LINES / 2), 0.1 * (i - L2_CELLS / 2)
-        lat = lat0 + along * np.cos(h) - across * np.sin(h)
-        lon = lon0 + (along * np.sin(h) + across * np.cos(h)) / np.cos(np.radians(lat0))
-        lon = (lon + 180) % 360 - 180
-        t0 = np.floor(rng.uniform(0, 365 * 86400 - 200))
-        sst = (15 + 13 * np.cos(np.radians(lat)) + rng.normal(0, 0.3, lat.shape)).astype(np.float32)
-        sst[rng.random(lat.shape) < 0.2] = np.nan
-        ds = xr.Dataset(
-            {
-                "lat": (("nj", "ni"), lat.astype(np.float32), {"standard_name": "latitude", "units": "degrees_north"}),
-                "lon": (("nj", "ni"), lon.astype(np.float32), {"standard_name": "longitude", "units": "degrees_east"}),
-                "sst": (("nj", "ni"), sst, {"units": "degC"}),
-            },
-            coords={"time": ("nj", t0 + 0.6 * np.arange(L2_LINES), {"standard_name": "time", "units": "seconds since 2023-01-01"})},
-        )
-        enc = {v: dict(zlib=True, complevel=1, chunksizes=(50, 50)) for v in ("lat", "lon", "sst")}
-        ds.to_netcdf(os.path.join(folder, f"l2_{k:04d}.nc"), encoding=enc)
-    open(os.path.join(folder, ".complete"), "w").close()
-
-
-def xr_matchups(files, drifters, radius_km=10.0, dt=3600.0):
-    """Per granule: the drifter fixes in its time window, distances to every pixel with numpy."""
-    t_d = drifters["t"].values
-    n, total = 0, 0.0
-    for f in files:
-        with xr.open_dataset(f, decode_times=False) as ds:
-            t = ds.time.values
-            sel = (t_d >= t.min() - dt) & (t_d <= t.max() + dt)
-            if not sel.any():
-                continue
-            lat, lon, sst = ds.lat.values.astype(float), ds.lon.values.astype(float), ds.sst.values.astype(float)
-            tt = np.broadcast_to(t[:, None], lat.shape)
-            d = drifters[sel]
-            for la, lo, td, sd in zip(d["lat"].values, d["lon"].values, d["t"].values, d["sst"].values):
-                p1, p2 = np.radians(la), np.radians(lat)
-                a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon - lo) / 2) ** 2
-                km = 2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(a, 1)))
-                m = (km <= radius_km) & (np.abs(tt - td) <= dt) & ~np.isnan(sst)
-                n += int(m.sum())
-                total += float((sst[m] - sd).sum())
-    return total / n, n
-
-
-def matchup_rows(binary, data):
-    import pyarrow.parquet as pq
-
-    folder = os.path.join(data, "l2")
-    make_l2(folder)
-    files = sorted(glob.glob(os.path.join(folder, "*.nc")))
-    import pandas as pd
-
-    d = pq.read_table(os.path.join(data, "drifters.parquet")).to_pandas()
-    d["t"] = (d["time"].dt.tz_convert(None) - pd.Timestamp("2023-01-01")).dt.total_seconds()
-    drifters = f"CREATE EXTERNAL TABLE drifters STORED AS PARQUET LOCATION '{data}/drifters.parquet'"
-    l2 = (f"CREATE EXTERNAL TABLE l2 STORED AS NETCDF LOCATION '{folder}/*.nc' "
-          f"OPTIONS ('index' '{folder}/.bench-index', 'tile_size' '50x50')")
-    subprocess.run(["rm", "-rf", f"{folder}/.bench-index"], check=True)
-    build_index(binary, l2, f"of the {L2_GRANULES} L2 granules")
-    sql = ("SELECT avg(s.sst - d.sst) AS mean, count(*) AS n FROM drifters d JOIN l2 s "
-           "ON colocate(d.lat, d.lon, d.time, s.lat, s.lon, s.time, 10, 3600) WHERE s.sst IS NOT NULL")
-    t_xr, want = best(lambda: xr_matchups(files, d))
-    oq = [oceanql(binary, data, sql, drifters + ";" + l2) for _ in range(REPEAT)]
-    t_oq = min(t for t, _ in oq)
-    check("match-ups", "l2", parse(oq[0][1]), want)
-    explain = subprocess.run([binary, "-q", "--format", "csv", "-c", drifters + ";" + l2, "-c", "EXPLAIN ANALYZE " + sql],
-                             check=True, capture_output=True, text=True).stdout
-    read = sum(float(x[:-1]) * {"K": 1e3, "M": 1e6, "G": 1e9}.get(x[-1], 1) if x[-1] in "KMG" else float(x)
-               for x in __import__("re").findall(r"bytes_read=([0-9.]+ ?[KMG]?)", explain.replace(" ", "")))
-    granules = __import__("re").findall(r"granules_read=([0-9.]+ ?K?)", explain.replace(" ", ""))
-    size = sum(os.path.getsize(f) for f in files)
-    NOTES.append(f"- match-ups: {want[1]} pairs; the L2 scan read {read / 1e6:.1f} MB of {size / 1e6:.0f} MB "
-                 f"({100 * read / size:.1f} %), granules_read={granules}")
-    n = L2_GRANULES * L2_LINES * L2_CELLS
-    return [["match-ups, 1 M drifter fixes x 1,000 L2 granules (10 km, 1 h)", "drifters (Parquet) JOIN l2 (NetCDF-4, indexed)",
-             f"{t_oq:.2f}", f"{t_xr:.2f}", f"{t_xr / t_oq:.1f}x", f"{n / t_oq / 1e6:.1f}", ""]]
 
 
 if __name__ == "__main__":
