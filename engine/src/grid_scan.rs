@@ -28,6 +28,7 @@ use crate::scan_stream::{UnitReader, split, unit_stream};
 use crate::tile_stats::{StatsSplit, TileStat, TileStatsSource, stat_positions, tile_stat};
 use crate::near::{Bounds, NearScan, NearSlot, units_near};
 use crate::window::{Ranges, Window};
+use crate::distributed::{SplitScan, granules_from_json, granules_json, mark_first_of_granule, pad_partitions, product, spec_from_json, spec_to_json, task_share, usizes};
 
 /// Target number of cells in one unit of work (one record batch).
 const TARGET_CELLS: usize = 1 << 18;
@@ -106,8 +107,20 @@ impl GridScanExec {
         units: Vec<Unit>,
         summary: PlanSummary,
     ) -> Result<Self> {
-        let schema = Arc::new(product.schema.project(&projection)?);
         let partitions = split(units, target_partitions.max(1));
+        Self::from_partitions(product, projection, (window, provenance), limit, partitions, summary)
+    }
+
+    /// The scan of units already dealt to `partitions`.
+    fn from_partitions(
+        product: Arc<GridProduct>,
+        projection: Vec<usize>,
+        (window, provenance): (Window, Provenance),
+        limit: Option<usize>,
+        partitions: Vec<Arc<Vec<Unit>>>,
+        summary: PlanSummary,
+    ) -> Result<Self> {
+        let schema = Arc::new(product.schema.project(&projection)?);
         let cache = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
             Partitioning::UnknownPartitioning(partitions.len()),
@@ -310,10 +323,11 @@ impl ExecutionPlan for GridScanExec {
         Some(self.metrics.clone_inner())
     }
 
-    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let Some(units) = self.partitions.get(partition).cloned() else {
             return internal_err!("GridScanExec: partition {partition} out of range");
         };
+        crate::distributed::note_worker(&self.metrics, partition, &context);
         let pruned = MetricBuilder::new(&self.metrics).counter("slabs_pruned_by_join", partition);
         let units = units_near(units, self.near.as_ref(), pruned, |u| slab_bounds(&self.product.granules[u.granule], &u.slab));
         let m = MetricBuilder::new(&self.metrics);
@@ -552,6 +566,82 @@ impl NearScan for GridScanExec {
 }
 
 crate::scan_unit!(Unit);
+
+impl SplitScan for GridScanExec {
+    fn unit_count(&self) -> usize {
+        self.partitions.iter().map(|p| p.len()).sum()
+    }
+
+    fn task_variant(&self, task: usize, tasks: usize) -> Result<Arc<dyn ExecutionPlan>> {
+        let all: Vec<Unit> = self.partitions.iter().flat_map(|p| p.iter().cloned()).collect();
+        let mut units = task_share(&all, task, tasks);
+        mark_first_of_granule(&mut units);
+        let n = self.partitions.len();
+        let partitions = pad_partitions(split(units, n), n);
+        let filters = (self.window.clone(), self.provenance.clone());
+        let mut scan = GridScanExec::from_partitions(self.product.clone(), self.projection.clone(), filters, self.limit, partitions, self.summary.clone())?;
+        scan.plan_counters(task == 0);
+        Ok(Arc::new(scan))
+    }
+}
+
+impl GridScanExec {
+    /// Whether this copy reports the planner's counts (granules_total, ...): only one task of
+    /// a distributed scan does, so that the counts add up.
+    fn plan_counters(&mut self, on: bool) {
+        if !on {
+            self.metrics = ExecutionPlanMetricsSet::new();
+        }
+    }
+
+    /// What a worker needs to rebuild this scan (see `crate::distributed`).
+    pub fn encode(&self) -> Result<serde_json::Value> {
+        let unit = |u: &Unit| {
+            let (s, c) = (u.slab.start, u.slab.count);
+            [u.granule, s[0], s[1], s[2], s[3], c[0], c[1], c[2], c[3], u.new_chunks as usize, usize::from(u.first_of_granule)]
+        };
+        let parts: Vec<Vec<[usize; 11]>> = self.partitions.iter().map(|p| p.iter().map(unit).collect()).collect();
+        let used = self.partitions.iter().flat_map(|p| p.iter()).map(|u| (u.granule, self.product.granules[u.granule].granule.clone()));
+        let s = &self.summary;
+        Ok(serde_json::json!({
+            "spec": spec_to_json(&self.product.spec),
+            "granules": granules_json(used),
+            "projection": self.projection,
+            "limit": self.limit,
+            "partitions": parts,
+            "summary": [s.granules_total, s.granules_selected, s.chunks_total as usize, s.chunks_selected as usize],
+            "counters": self.metrics.clone_inner().iter().next().is_some(),
+        }))
+    }
+
+    /// The scan [`GridScanExec::encode`] described, over this process's copy of the product.
+    pub fn decode(desc: &serde_json::Value) -> Result<Arc<dyn ExecutionPlan>> {
+        let spec = spec_from_json(&desc["spec"])?;
+        let table = product(&spec, &granules_from_json(&desc["granules"])?)?;
+        let Some(grid) = table.downcast_ref::<crate::grid_table::GridTable>() else {
+            return internal_err!("{}: a worker opened it as another kind of product", spec.location());
+        };
+        let unit = |v: Vec<usize>| -> Result<Unit> {
+            let [g, s0, s1, s2, s3, c0, c1, c2, c3, chunks, first] = <[usize; 11]>::try_from(v)
+                .map_err(|_| datafusion::common::exec_datafusion_err!("OceanQL codec: bad grid unit"))?;
+            Ok(Unit { granule: g, slab: Slab { start: [s0, s1, s2, s3], count: [c0, c1, c2, c3] }, new_chunks: chunks as u64, first_of_granule: first == 1 })
+        };
+        let parts = desc["partitions"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let partitions = parts
+            .iter()
+            .map(|p| p.as_array().map(Vec::as_slice).unwrap_or_default().iter().map(|u| usizes(u).and_then(unit)).collect::<Result<Vec<_>>>().map(Arc::new))
+            .collect::<Result<Vec<_>>>()?;
+        let [gt, gs, ct, cs] = <[usize; 4]>::try_from(usizes(&desc["summary"])?)
+            .map_err(|_| datafusion::common::exec_datafusion_err!("OceanQL codec: bad grid summary"))?;
+        let summary = PlanSummary { granules_total: gt, granules_selected: gs, chunks_total: ct as u64, chunks_selected: cs as u64 };
+        let projection = usizes(&desc["projection"])?;
+        let limit = desc["limit"].as_u64().map(|l| l as usize);
+        let filters = (Window::default(), Provenance::default());
+        let mut scan = GridScanExec::from_partitions(grid.product().clone(), projection, filters, limit, partitions, summary)?;
+        scan.plan_counters(desc["counters"].as_bool().unwrap_or(true));
+        Ok(Arc::new(scan))
+    }
+}
 
 /// Latitude range, longitude spans and time range of a slab, from the granule's axes.
 fn slab_bounds(info: &GridInfo, slab: &Slab) -> Bounds {

@@ -8,6 +8,7 @@ pub mod session_handle;
 pub use session::create_context;
 pub mod anomaly;
 pub mod climatology;
+pub mod distributed;
 pub mod footprint;
 pub mod geo_window;
 pub mod grid_scan;

@@ -34,6 +34,7 @@ use crate::tile_stats::{StatsSplit, TileStat, TileStatsSource, stat_positions, t
 use crate::sample_table::{SampleColumn, SampleProduct};
 use crate::scan_stream::{UnitReader, split, unit_stream};
 use crate::window::Window;
+use crate::distributed::{SplitScan, granules_from_json, granules_json, mark_first_of_granule, pad_partitions, product, spec_from_json, spec_to_json, task_share, usizes};
 
 /// One block of one granule to read.
 #[derive(Clone, Debug)]
@@ -110,8 +111,20 @@ impl SampleScanExec {
         units: Vec<Unit>,
         summary: PlanSummary,
     ) -> Result<Self> {
-        let schema = Arc::new(product.schema.project(&projection)?);
         let partitions = split(units, target_partitions.max(1));
+        Self::from_partitions(product, projection, (window, provenance), limit, partitions, summary)
+    }
+
+    /// The scan of units already dealt to `partitions`.
+    fn from_partitions(
+        product: Arc<SampleProduct>,
+        projection: Vec<usize>,
+        (window, provenance): (Window, Provenance),
+        limit: Option<usize>,
+        partitions: Vec<Arc<Vec<Unit>>>,
+        summary: PlanSummary,
+    ) -> Result<Self> {
+        let schema = Arc::new(product.schema.project(&projection)?);
         let cache = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
             Partitioning::UnknownPartitioning(partitions.len()),
@@ -274,10 +287,11 @@ impl ExecutionPlan for SampleScanExec {
         Some(self.metrics.clone_inner())
     }
 
-    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let Some(units) = self.partitions.get(partition).cloned() else {
             return internal_err!("SampleScanExec: partition {partition} out of range");
         };
+        crate::distributed::note_worker(&self.metrics, partition, &context);
         let pruned = MetricBuilder::new(&self.metrics).counter("blocks_pruned_by_join", partition);
         let granules = self.product.granules();
         let units = units_near(units, self.near.as_ref(), pruned, |u| {
@@ -456,6 +470,79 @@ impl NearScan for SampleScanExec {
 }
 
 crate::scan_unit!(Unit);
+
+impl SplitScan for SampleScanExec {
+    fn unit_count(&self) -> usize {
+        self.partitions.iter().map(|p| p.len()).sum()
+    }
+
+    fn task_variant(&self, task: usize, tasks: usize) -> Result<Arc<dyn ExecutionPlan>> {
+        let all: Vec<Unit> = self.partitions.iter().flat_map(|p| p.iter().cloned()).collect();
+        let mut units = task_share(&all, task, tasks);
+        mark_first_of_granule(&mut units);
+        let n = self.partitions.len();
+        let partitions = pad_partitions(split(units, n), n);
+        let filters = (self.window.clone(), self.provenance.clone());
+        let mut scan = SampleScanExec::from_partitions(self.product.clone(), self.projection.clone(), filters, self.limit, partitions, self.summary.clone())?;
+        if task > 0 {
+            scan.metrics = ExecutionPlanMetricsSet::new(); // one task reports the planner's counts
+        }
+        Ok(Arc::new(scan))
+    }
+}
+
+impl SampleScanExec {
+    /// What a worker needs to rebuild this scan (see `crate::distributed`).
+    pub fn encode(&self) -> Result<serde_json::Value> {
+        let unit = |u: &Unit| {
+            let b = u.block;
+            [u.granule, u.tile, b.lines.0, b.lines.1, b.cells.0, b.cells.1, u.new_lines, u.rows, usize::from(u.first_of_granule)]
+        };
+        let parts: Vec<Vec<[usize; 9]>> = self.partitions.iter().map(|p| p.iter().map(unit).collect()).collect();
+        let granules = self.product.granules();
+        let used = self.partitions.iter().flat_map(|p| p.iter()).map(|u| (u.granule, granules[u.granule].granule.clone()));
+        let s = &self.summary;
+        Ok(serde_json::json!({
+            "spec": spec_to_json(&self.product.spec),
+            "granules": granules_json(used),
+            "projection": self.projection,
+            "limit": self.limit,
+            "partitions": parts,
+            "summary": [s.granules_total, s.granules_selected, s.lines_total, s.lines_selected, s.blocks_total, s.blocks_selected],
+            "counters": self.metrics.clone_inner().iter().next().is_some(),
+        }))
+    }
+
+    /// The scan [`SampleScanExec::encode`] described, over this process's copy of the product.
+    pub fn decode(desc: &serde_json::Value) -> Result<Arc<dyn ExecutionPlan>> {
+        let bad = |what: &str| datafusion::common::exec_datafusion_err!("OceanQL codec: bad sample scan {what}");
+        let spec = spec_from_json(&desc["spec"])?;
+        let table = product(&spec, &granules_from_json(&desc["granules"])?)?;
+        let Some(sample) = table.downcast_ref::<crate::sample_table::SampleTable>() else {
+            return internal_err!("{}: a worker opened it as another kind of product", spec.location());
+        };
+        let unit = |v: Vec<usize>| -> Result<Unit> {
+            let [g, tile, l0, l1, c0, c1, new_lines, rows, first] = <[usize; 9]>::try_from(v).map_err(|_| bad("unit"))?;
+            let block = Block { lines: (l0, l1), cells: (c0, c1) };
+            Ok(Unit { granule: g, tile, block, new_lines, rows, first_of_granule: first == 1 })
+        };
+        let parts = desc["partitions"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let partitions = parts
+            .iter()
+            .map(|p| p.as_array().map(Vec::as_slice).unwrap_or_default().iter().map(|u| usizes(u).and_then(unit)).collect::<Result<Vec<_>>>().map(Arc::new))
+            .collect::<Result<Vec<_>>>()?;
+        let [gt, gs, lt, ls, bt, bs] = <[usize; 6]>::try_from(usizes(&desc["summary"])?).map_err(|_| bad("summary"))?;
+        let summary = PlanSummary { granules_total: gt, granules_selected: gs, lines_total: lt, lines_selected: ls, blocks_total: bt, blocks_selected: bs };
+        let projection = usizes(&desc["projection"])?;
+        let limit = desc["limit"].as_u64().map(|l| l as usize);
+        let filters = (Window::default(), Provenance::default());
+        let mut scan = SampleScanExec::from_partitions(sample.product().clone(), projection, filters, limit, partitions, summary)?;
+        if !desc["counters"].as_bool().unwrap_or(true) {
+            scan.metrics = ExecutionPlanMetricsSet::new();
+        }
+        Ok(Arc::new(scan))
+    }
+}
 
 /// Whether every sample of the tile lies in the window (its bounds inside the window's ranges).
 fn tile_inside(t: &Tile, w: &Window) -> bool {

@@ -9,6 +9,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::CreateExternalTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_distributed::WorkerResolver;
 use oceanql_connectors::store;
 
 use crate::grid_table::{GridFormat, GridTableFactory};
@@ -21,7 +22,7 @@ pub fn create_context() -> Result<SessionContext> {
 
 /// Same as [`create_context`] with a caller-supplied configuration.
 pub fn create_context_with(config: SessionConfig) -> Result<SessionContext> {
-    build_context(config, false)
+    build_context(config, false, None)
 }
 
 /// Same as [`create_context`], and `SELECT * FROM 'file.parquet'` reads a file without
@@ -29,17 +30,27 @@ pub fn create_context_with(config: SessionConfig) -> Result<SessionContext> {
 /// calling `enable_url_table` on a context: that makes a new session, which the functions
 /// reading other tables (anomaly, interp) would not see.
 pub fn create_context_with_url_table() -> Result<SessionContext> {
-    build_context(SessionConfig::new(), true)
+    build_context(SessionConfig::new(), true, None)
 }
 
-fn build_context(config: SessionConfig, url_table: bool) -> Result<SessionContext> {
+/// Same as [`create_context_with`] (and `url_table` as [`create_context_with_url_table`]),
+/// coordinating queries over the workers `workers` lists (datafusion-distributed): scans
+/// are split by granules/chunks into tasks that run on the workers.
+pub fn create_distributed_context(config: SessionConfig, url_table: bool, workers: Arc<dyn WorkerResolver>) -> Result<SessionContext> {
+    build_context(config, url_table, Some(workers))
+}
+
+fn build_context(config: SessionConfig, url_table: bool, workers: Option<Arc<dyn WorkerResolver>>) -> Result<SessionContext> {
     let config = config.with_information_schema(true);
-    let state = SessionStateBuilder::new()
+    let builder = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(crate::stats_aggregate::TileStatsAggregate))
-        .with_physical_optimizer_rule(Arc::new(crate::colocate_join::ColocateJoin))
-        .build();
+        .with_physical_optimizer_rule(Arc::new(crate::colocate_join::ColocateJoin));
+    let state = match workers {
+        Some(workers) => crate::distributed::coordinator(builder, workers).build(),
+        None => builder.build(),
+    };
     let mut state = state;
     let factories = state.table_factories_mut();
     factories.insert("NETCDF".into(), Arc::new(GridTableFactory::new(GridFormat::Netcdf)));

@@ -605,6 +605,20 @@ impl TileStatsAggregateExec {
     pub fn tiles(&self) -> (usize, usize) {
         (self.counts.from_statistics, self.counts.scanned)
     }
+
+    /// What a worker needs besides the input: the tile counts, and the state rows.
+    pub fn encode(&self) -> (serde_json::Value, Option<&RecordBatch>) {
+        let c = &self.counts;
+        (serde_json::json!([c.from_statistics, c.scanned, c.selected]), self.state.as_ref())
+    }
+
+    /// The node [`TileStatsAggregateExec::encode`] described, over `input`.
+    pub fn decode(input: Arc<dyn ExecutionPlan>, desc: &serde_json::Value, state: Option<RecordBatch>) -> Result<Arc<dyn ExecutionPlan>> {
+        let counts = crate::distributed::usizes(desc)?;
+        let [from_statistics, scanned, selected] = <[usize; 3]>::try_from(counts)
+            .map_err(|_| datafusion::common::exec_datafusion_err!("OceanQL codec: bad TileStatsAggregateExec counts"))?;
+        Ok(Arc::new(TileStatsAggregateExec::new(input, state, TileCounts { from_statistics, scanned, selected })))
+    }
 }
 
 impl DisplayAs for TileStatsAggregateExec {
@@ -665,7 +679,9 @@ impl ExecutionPlan for TileStatsAggregateExec {
         if partition > edge {
             return datafusion::common::internal_err!("TileStatsAggregateExec: partition {partition} out of range");
         }
-        let batches = self.state.iter().cloned().collect();
+        // In a distributed stage every task has this node: the first one emits the state rows.
+        let first_task = datafusion_distributed::DistributedTaskContext::from_ctx(&context).task_index == 0;
+        let batches = if first_task { self.state.iter().cloned().collect() } else { vec![] };
         Ok(Box::pin(MemoryStream::try_new(batches, self.schema(), None)?))
     }
 }

@@ -8,6 +8,7 @@ mod metadata;
 mod query;
 mod roots;
 mod service;
+pub mod worker;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 pub use config::{Limits, ServeError, ServerConfig, TlsFiles, parse_size};
 pub use roots::DataRoots;
+pub use worker::{WorkerList, WorkerSource, serve_worker};
 
 use crate::auth::Auth;
 use crate::query::Engine;

@@ -13,6 +13,7 @@ mod progress;
 mod remote;
 mod script;
 mod serve_cmd;
+mod worker_cmd;
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -108,6 +109,9 @@ struct Args {
     #[arg(long, value_name = "FILE", requires = "connect")]
     tls_ca: Option<PathBuf>,
 
+    #[command(flatten)]
+    workers: worker_cmd::WorkersArgs,
+
     #[command(subcommand)]
     command: Option<Subcommands>,
 }
@@ -140,6 +144,9 @@ enum Subcommands {
     },
     /// Serve the tables over Arrow Flight SQL (ADBC, pyarrow.flight, JDBC, BI tools)
     Serve(serve_cmd::ServeArgs),
+    /// Run plan fragments for coordinators (`oceanql --workers`, `oceanql serve --workers`):
+    /// a datafusion-distributed worker with OceanQL's tables and functions
+    Worker(worker_cmd::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -167,6 +174,7 @@ async fn run(args: Args) -> Result<()> {
             return index_cmd::run(index_cmd::IndexArgs { files, commands, tables, quiet }).await;
         }
         Some(Subcommands::Serve(args)) => return serve_cmd::run(args).await,
+        Some(Subcommands::Worker(args)) => return worker_cmd::run(args).await,
         None => {}
     }
     let interactive = args.files.is_empty() && args.commands.is_empty() && std::io::stdin().is_terminal();
@@ -194,7 +202,7 @@ async fn session(args: &Args, options: Options) -> Result<Session> {
         return Ok(Session::connected(Remote::connect(&connect).await?, options));
     }
     // Like datafusion-cli: `SELECT * FROM 'file.parquet'` reads a file without registering it.
-    let ctx = oceanql_engine::session::create_context_with_url_table()?;
+    let ctx = worker_cmd::context(&args.workers, true).await?;
     Ok(Session::new(ctx, options))
 }
 

@@ -48,13 +48,15 @@ pub struct ServeArgs {
     /// Seconds a query may run; 0 for no limit
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub query_timeout: u64,
+    #[command(flatten)]
+    pub workers: crate::worker_cmd::WorkersArgs,
 }
 
 /// Runs the start-up scripts on a fresh session, then serves it until Ctrl-C.
 pub async fn run(args: ServeArgs) -> Result<()> {
     let config = server_config(&args, std::env::var("OCEANQL_TOKEN").ok())?;
     // No `SELECT * FROM 'file'` here: clients reach files only through tables.
-    let ctx = oceanql_engine::session::create_context()?;
+    let ctx = crate::worker_cmd::context(&args.workers, false).await?;
     run_catalog(&ctx, &args.files, &args.commands).await?;
     let tables: Vec<String> = catalog::tables(&ctx).await?.into_iter().map(|t| t.name).collect();
     let scheme = if config.tls.is_some() { "grpc+tls" } else { "grpc" };
