@@ -12,7 +12,10 @@ use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let dir = PathBuf::from(args.next().ok_or("usage: raw_decode DIR [VARIABLE] [FILL]")?);
+    let dir = PathBuf::from(
+        args.next()
+            .ok_or("usage: raw_decode DIR [VARIABLE] [FILL]")?,
+    );
     let var = args.next().unwrap_or_else(|| "sst".into());
     let fill: i16 = args.next().map_or(Ok(-32768), |f| f.parse())?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?

@@ -235,6 +235,21 @@ fn workers_file_lists_the_workers_and_serve_coordinates() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let plan = text(&out.stdout);
     assert!(plan.contains(&a.addr) && plan.contains(&b.addr), "{plan}");
+    // `oceanql serve` coordinates too: its Flight SQL clients get the distributed plan.
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_oceanql"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--workers-file", &file, "-f", &catalog()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = BufReader::new(serve.stdout.take().unwrap()).lines().next().and_then(|l| l.ok()).unwrap_or_default();
+    let uri = first.rsplit(' ').next().unwrap_or("").to_string();
+    let out = oceanql(demo(), &["--connect", &uri, "--format", "csv", "-c", sql]);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(out.status.success(), "{first}: {}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    assert!(plan.contains("tasks=2") && plan.contains(&a.addr) && plan.contains(&b.addr), "{plan}");
     let err = text(&oceanql(demo(), &["--workers-file", "/nonexistent/workers", "-c", "SELECT 1"]).stderr);
     assert!(err.contains("--workers-file /nonexistent/workers"), "{err}");
     let err = text(&oceanql(demo(), &["--workers", "not an address", "-c", "SELECT 1"]).stderr);
