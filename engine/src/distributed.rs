@@ -44,6 +44,8 @@ use crate::colocate_join::ColocateJoinExec;
 use crate::grid_scan::GridScanExec;
 use crate::grid_table::{GridFormat, GridTable};
 use crate::indexing::{IndexSetting, ProductSpec};
+use crate::insitu_table::InsituScanExec;
+use crate::window::{Interval, Ranges, Window};
 use crate::sample_scan::SampleScanExec;
 use crate::sample_table::SampleTable;
 use crate::stats_aggregate::TileStatsAggregateExec;
@@ -59,6 +61,9 @@ pub trait SplitScan {
 
 fn split_scan(plan: &dyn ExecutionPlan) -> Option<&dyn SplitScan> {
     if let Some(s) = plan.downcast_ref::<GridScanExec>() {
+        return Some(s);
+    }
+    if let Some(s) = plan.downcast_ref::<InsituScanExec>() {
         return Some(s);
     }
     plan.downcast_ref::<SampleScanExec>().map(|s| s as &dyn SplitScan)
@@ -244,19 +249,21 @@ fn unframe(buf: &[u8]) -> Result<(u8, Value, &[u8])> {
 const GRID_SCAN: u8 = 1;
 const SAMPLE_SCAN: u8 = 2;
 const TILE_STATS: u8 = 3;
+const INSITU_SCAN: u8 = 4;
 
 impl PhysicalExtensionCodec for OceanCodec {
     fn try_decode(
         &self,
         buf: &[u8],
         inputs: &[Arc<dyn ExecutionPlan>],
-        _ctx: &TaskContext,
+        ctx: &TaskContext,
         _proto: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let (tag, desc, data) = unframe(buf)?;
         match tag {
             GRID_SCAN => GridScanExec::decode(&desc),
             SAMPLE_SCAN => SampleScanExec::decode(&desc),
+            INSITU_SCAN => InsituScanExec::decode(&desc, ctx),
             TILE_STATS => {
                 let [input] = inputs else { return internal_err!("TileStatsAggregateExec takes one input, got {}", inputs.len()) };
                 TileStatsAggregateExec::decode(Arc::clone(input), &desc, read_batch(data)?)
@@ -270,6 +277,8 @@ impl PhysicalExtensionCodec for OceanCodec {
             frame(GRID_SCAN, &scan.encode()?, &[], buf);
         } else if let Some(scan) = node.downcast_ref::<SampleScanExec>() {
             frame(SAMPLE_SCAN, &scan.encode()?, &[], buf);
+        } else if let Some(scan) = node.downcast_ref::<InsituScanExec>() {
+            frame(INSITU_SCAN, &scan.encode(), &[], buf);
         } else if let Some(agg) = node.downcast_ref::<TileStatsAggregateExec>() {
             let (desc, state) = agg.encode();
             frame(TILE_STATS, &desc, &write_batch(state)?, buf);
@@ -398,6 +407,37 @@ fn open_blocking(spec: &ProductSpec) -> Result<Arc<dyn TableProvider>> {
     if multi_thread { tokio::task::block_in_place(|| crate::indexing::open_product(spec)) } else { crate::indexing::open_product(spec) }
 }
 
+/// Runs `fut` to completion from the (synchronous) codec: on a worker's multi-threaded runtime,
+/// or on a runtime of its own outside one.
+pub fn block_on<T>(fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(|| h.block_on(fut)),
+        Ok(_) => internal_err!("OceanQL codec: an in situ scan can only be rebuilt on a multi-threaded runtime"),
+        Err(_) => tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(fut),
+    }
+}
+
+/// A window as JSON: per column, its intervals as [lo, lo_incl, hi, hi_incl] (null = unbounded).
+pub fn window_to_json(w: &Window) -> Value {
+    let bound = |x: f64| x.is_finite().then_some(x);
+    let ranges = |r: &Ranges| -> Vec<Value> { r.0.iter().map(|i| json!([bound(i.lo), i.lo_incl, bound(i.hi), i.hi_incl])).collect() };
+    json!({ "time": ranges(&w.time), "depth": ranges(&w.depth), "lat": ranges(&w.lat), "lon": ranges(&w.lon) })
+}
+
+/// The window [`window_to_json`] wrote.
+pub fn window_from_json(v: &Value) -> Result<Window> {
+    let interval = |i: &Value| -> Option<Interval> {
+        let lo = if i[0].is_null() { f64::NEG_INFINITY } else { i[0].as_f64()? };
+        let hi = if i[2].is_null() { f64::INFINITY } else { i[2].as_f64()? };
+        Some(Interval { lo, lo_incl: i[1].as_bool()?, hi, hi_incl: i[3].as_bool()? })
+    };
+    let ranges = |name: &str| -> Result<Ranges> {
+        let list = v[name].as_array().ok_or_else(|| bad_desc("window"))?;
+        list.iter().map(interval).collect::<Option<Vec<_>>>().map(Ranges).ok_or_else(|| bad_desc("window"))
+    };
+    Ok(Window { time: ranges("time")?, depth: ranges("depth")?, lat: ranges("lat")?, lon: ranges("lon")? })
+}
+
 /// The first of `granules` that `table` does not have at the same position.
 fn granule_mismatch(table: &Arc<dyn TableProvider>, granules: &[(usize, String)]) -> Option<(usize, String)> {
     let path_of = |i: usize| -> Option<String> {
@@ -452,6 +492,18 @@ mod tests {
         let back = spec_from_json(&spec_to_json(&spec)).unwrap();
         assert_eq!(back.key(), spec.key());
         assert!(matches!(back.index, IndexSetting::At(ref d) if d == "/idx"));
+    }
+
+    #[test]
+    fn windows_round_trip_with_unbounded_ends() {
+        let w = Window {
+            lat: Ranges(vec![Interval { lo: 45.0, lo_incl: true, hi: 60.0, hi_incl: false }]),
+            time: Ranges(vec![Interval { lo: f64::NEG_INFINITY, lo_incl: true, hi: 1.5e15, hi_incl: true }]),
+            lon: Ranges(vec![]),
+            ..Default::default()
+        };
+        assert_eq!(window_from_json(&window_to_json(&w)).unwrap(), w);
+        assert!(window_from_json(&json!({"time": [[1.0, true]]})).is_err());
     }
 
     #[test]

@@ -726,6 +726,15 @@ pub struct InsituTable {
     columns: Vec<OutColumn>,
     files: Vec<Arc<SourceFile>>,
     options: Arc<InsituOptions>,
+    /// The LOCATIONs and OPTIONS (without object store keys) it was created with, for workers.
+    definition: Arc<Definition>,
+}
+
+/// What an in situ table was created from: a worker reopens it from this.
+#[derive(Debug, Clone, PartialEq)]
+struct Definition {
+    locations: Vec<String>,
+    options: Vec<(String, String)>,
 }
 
 /// Files whose schemas are inferred at the same time.
@@ -734,6 +743,20 @@ const CONCURRENT_FILES: usize = 8;
 impl InsituTable {
     /// Lists the LOCATIONs, infers every file's schema and builds the table schema.
     pub async fn open(state: &dyn Session, locations: &[String], options: InsituOptions) -> Result<Self> {
+        Self::open_with(state, locations, options, HashMap::new()).await
+    }
+
+    /// [`InsituTable::open`], remembering the OPTIONS `raw` for workers.
+    async fn open_with(
+        state: &dyn Session,
+        locations: &[String],
+        options: InsituOptions,
+        raw: HashMap<String, String>,
+    ) -> Result<Self> {
+        let mut kept: Vec<(String, String)> =
+            raw.into_iter().filter(|(k, _)| !STORE_OPTION_PREFIXES.iter().any(|p| k.starts_with(p))).collect();
+        kept.sort();
+        let definition = Arc::new(Definition { locations: locations.to_vec(), options: kept });
         let listed = list_files(state, locations, options.format).await?;
         let described: Vec<SourceFile> = futures::stream::iter(listed)
             .map(|file| describe(state, file, &options))
@@ -742,7 +765,7 @@ impl InsituTable {
             .await?;
         let (schema, columns) = table_schema(&described);
         let files = described.into_iter().map(|f| Arc::new(read_schema(f, &schema, &columns))).collect();
-        Ok(InsituTable { location: locations.join(", "), schema, columns, files, options: Arc::new(options) })
+        Ok(InsituTable { location: locations.join(", "), schema, columns, files, options: Arc::new(options), definition })
     }
 
     /// The path or URL of every file, in table order.
@@ -750,10 +773,40 @@ impl InsituTable {
         self.files.iter().map(|f| f.granule()).collect()
     }
 
+    /// The scan of the files at the indexes of each partition.
+    async fn scan_files(
+        &self,
+        state: &dyn Session,
+        projection: Vec<usize>,
+        window: Window,
+        limit: Option<usize>,
+        partitions: Vec<Vec<usize>>,
+    ) -> Result<InsituScanExec> {
+        let columns: Vec<OutColumn> = projection.iter().map(|&i| self.columns.get(i).cloned()).collect::<Option<_>>()
+            .ok_or_else(|| plan_datafusion_err!("{}: projection {projection:?} out of range", self.location))?;
+        let mut parts = Vec::with_capacity(partitions.len());
+        for files in partitions {
+            let mut scans = Vec::with_capacity(files.len());
+            for i in files {
+                let file = self.files.get(i).ok_or_else(|| plan_datafusion_err!("{}: no file {i}", self.location))?;
+                scans.push(Arc::new(self.file_scan(state, i, file, &columns, &window, limit).await?));
+            }
+            parts.push(scans);
+        }
+        let out = Arc::new(Output {
+            schema: Arc::new(self.schema.project(&projection)?),
+            columns,
+            time: self.options.time.clone(),
+        });
+        let source = Arc::new(ScanSource { definition: self.definition.clone(), projection });
+        Ok(InsituScanExec::new(self.location.clone(), source, out, parts, self.files.len(), window, limit))
+    }
+
     /// The scan of one file: its source columns for `columns`, and a pruning predicate.
     async fn file_scan(
         &self,
         state: &dyn Session,
+        index: usize,
         file: &Arc<SourceFile>,
         columns: &[OutColumn],
         window: &Window,
@@ -773,7 +826,7 @@ impl InsituTable {
             None => None,
         };
         let plan = self.inner_plan(state, file, needed, physical, limit).await.map_err(|e| file.error(e))?;
-        Ok(FileScan { file: file.clone(), plan, inputs, predicate })
+        Ok(FileScan { index, file: file.clone(), plan, inputs, predicate })
     }
 
     /// DataFusion's scan of one file, reading only `columns` of it.
@@ -940,19 +993,9 @@ impl TableProvider for InsituTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let projection = projection.cloned().unwrap_or_else(|| (0..self.schema.fields().len()).collect());
-        let columns: Vec<OutColumn> = projection.iter().map(|&i| self.columns[i].clone()).collect();
-        let window = Window::from_filters(filters);
-        let mut scans = Vec::with_capacity(self.files.len());
-        for file in &self.files {
-            scans.push(Arc::new(self.file_scan(state, file, &columns, &window, limit).await?));
-        }
-        let out = Arc::new(Output {
-            schema: Arc::new(self.schema.project(&projection)?),
-            columns,
-            time: self.options.time.clone(),
-        });
-        let partitions = state.config().target_partitions();
-        Ok(Arc::new(InsituScanExec::new(self.location.clone(), out, scans, window, limit, partitions)))
+        let files: Vec<usize> = (0..self.files.len()).collect();
+        let partitions = split_files(files, state.config().target_partitions());
+        Ok(Arc::new(self.scan_files(state, projection, Window::from_filters(filters), limit, partitions).await?))
     }
 }
 
@@ -977,7 +1020,7 @@ impl TableProviderFactory for InsituTableFactory {
         }
         let options = InsituOptions::parse(&cmd.options)
             .map_err(|e| plan_datafusion_err!("CREATE EXTERNAL TABLE {}: {}", cmd.name, e.strip_backtrace()))?;
-        Ok(Arc::new(InsituTable::open(state, &cmd.locations, options).await?))
+        Ok(Arc::new(InsituTable::open_with(state, &cmd.locations, options, cmd.options.clone()).await?))
     }
 }
 
@@ -1088,6 +1131,8 @@ struct Output {
 /// DataFusion's scan of one file and where each output column is in its batches.
 #[derive(Debug)]
 struct FileScan {
+    /// The file's position in the table.
+    index: usize,
     file: Arc<SourceFile>,
     plan: Arc<dyn ExecutionPlan>,
     inputs: Vec<Option<usize>>,
@@ -1100,6 +1145,7 @@ struct FileScan {
 #[derive(Debug)]
 pub struct InsituScanExec {
     location: String,
+    source: Arc<ScanSource>,
     out: Arc<Output>,
     partitions: Vec<Vec<Arc<FileScan>>>,
     files_total: usize,
@@ -1109,22 +1155,33 @@ pub struct InsituScanExec {
     cache: Arc<PlanProperties>,
 }
 
+/// The table definition and projection of a scan, for workers.
+#[derive(Debug)]
+struct ScanSource {
+    definition: Arc<Definition>,
+    projection: Vec<usize>,
+}
+
+/// The file indexes `files` in at most `n` partitions of consecutive files (at least one).
+fn split_files<T: Clone>(files: Vec<T>, n: usize) -> Vec<Vec<T>> {
+    let per = files.len().div_ceil(n.clamp(1, files.len().max(1))).max(1);
+    let mut partitions: Vec<Vec<T>> = files.chunks(per).map(<[T]>::to_vec).collect();
+    if partitions.is_empty() {
+        partitions.push(Vec::new());
+    }
+    partitions
+}
+
 impl InsituScanExec {
     fn new(
         location: String,
+        source: Arc<ScanSource>,
         out: Arc<Output>,
-        scans: Vec<Arc<FileScan>>,
+        partitions: Vec<Vec<Arc<FileScan>>>,
+        files_total: usize,
         window: Window,
         limit: Option<usize>,
-        target_partitions: usize,
     ) -> Self {
-        let files_total = scans.len();
-        let n = target_partitions.clamp(1, files_total.max(1));
-        let per = files_total.div_ceil(n).max(1);
-        let mut partitions: Vec<Vec<Arc<FileScan>>> = scans.chunks(per).map(|c| c.to_vec()).collect();
-        if partitions.is_empty() {
-            partitions.push(Vec::new());
-        }
         let cache = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(out.schema.clone()),
             Partitioning::UnknownPartitioning(partitions.len()),
@@ -1133,7 +1190,7 @@ impl InsituScanExec {
         ));
         let metrics = ExecutionPlanMetricsSet::new();
         MetricBuilder::new(&metrics).global_counter("files_total").add(files_total);
-        InsituScanExec { location, out, partitions, files_total, window, limit, metrics, cache }
+        InsituScanExec { location, source, out, partitions, files_total, window, limit, metrics, cache }
     }
 }
 
@@ -1198,6 +1255,7 @@ impl ExecutionPlan for InsituScanExec {
         let Some(scans) = self.partitions.get(partition).cloned() else {
             return internal_err!("InsituScanExec: partition {partition} out of range");
         };
+        crate::distributed::note_worker(&self.metrics, partition, &context);
         let out = self.out.clone();
         let files_read = MetricBuilder::new(&self.metrics).counter("files_read", partition);
         let batches = futures::stream::iter(scans)
@@ -1376,6 +1434,97 @@ fn granule_array(granule: &str, n: usize) -> Result<ArrayRef> {
     let keys = Int32Array::from(vec![0; n]);
     let values = Arc::new(StringArray::from(vec![granule]));
     Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values)?))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Distributed execution: scans split by files, rebuilt on workers (see `crate::distributed`)
+// ---------------------------------------------------------------------------------------------
+
+impl crate::distributed::SplitScan for InsituScanExec {
+    fn unit_count(&self) -> usize {
+        self.partitions.iter().map(Vec::len).sum()
+    }
+
+    fn task_variant(&self, task: usize, tasks: usize) -> Result<Arc<dyn ExecutionPlan>> {
+        let all: Vec<Arc<FileScan>> = self.partitions.iter().flatten().cloned().collect();
+        let n = self.partitions.len();
+        let mut partitions = split_files(crate::distributed::task_share(&all, task, tasks), n);
+        partitions.resize_with(n.max(partitions.len()), Vec::new);
+        let (location, source, out) = (self.location.clone(), self.source.clone(), self.out.clone());
+        let mut scan = InsituScanExec::new(location, source, out, partitions, self.files_total, self.window.clone(), self.limit);
+        if task > 0 {
+            scan.metrics = ExecutionPlanMetricsSet::new(); // one task reports files_total
+        }
+        Ok(Arc::new(scan))
+    }
+}
+
+/// In situ tables workers have opened, by definition.
+static OPENED: std::sync::Mutex<Vec<(Arc<Definition>, Arc<InsituTable>)>> = std::sync::Mutex::new(Vec::new());
+
+impl InsituScanExec {
+    /// What a worker needs to rebuild this scan.
+    pub fn encode(&self) -> serde_json::Value {
+        use crate::distributed::{granules_json, window_to_json};
+        let parts: Vec<Vec<usize>> = self.partitions.iter().map(|p| p.iter().map(|s| s.index).collect()).collect();
+        let used = self.partitions.iter().flatten().map(|s| (s.index, s.file.granule().to_string()));
+        serde_json::json!({
+            "locations": self.source.definition.locations,
+            "options": self.source.definition.options,
+            "projection": self.source.projection,
+            "window": window_to_json(&self.window),
+            "limit": self.limit,
+            "partitions": parts,
+            "granules": granules_json(used),
+        })
+    }
+
+    /// The scan [`InsituScanExec::encode`] described, over this process's copy of the table.
+    pub fn decode(desc: &serde_json::Value, context: &TaskContext) -> Result<Arc<dyn ExecutionPlan>> {
+        use crate::distributed::{granules_from_json, usizes, window_from_json};
+        let bad = |what: &str| DataFusionError::Execution(format!("OceanQL codec: bad '{what}' in an encoded in situ scan"));
+        let locations = serde_json::from_value(desc["locations"].clone()).map_err(|_| bad("locations"))?;
+        let options = serde_json::from_value(desc["options"].clone()).map_err(|_| bad("options"))?;
+        let definition = Definition { locations, options };
+        let projection = usizes(&desc["projection"])?;
+        let window = window_from_json(&desc["window"])?;
+        let limit = desc["limit"].as_u64().map(|l| l as usize);
+        let parts = desc["partitions"].as_array().ok_or_else(|| bad("partitions"))?.iter().map(usizes).collect::<Result<Vec<_>>>()?;
+        let granules = granules_from_json(&desc["granules"])?;
+        let state = datafusion::execution::SessionStateBuilder::new()
+            .with_config(context.session_config().clone())
+            .with_runtime_env(context.runtime_env())
+            .build();
+        crate::distributed::block_on(async move {
+            let table = worker_table(&state, definition, &granules).await?;
+            let scan = table.scan_files(&state, projection, window, limit, parts).await?;
+            Ok(Arc::new(scan) as Arc<dyn ExecutionPlan>)
+        })
+    }
+}
+
+/// The table of `definition` as this process sees it, opened once; reopened when the files at
+/// `granules` (index, path) differ, and an error naming the first that still differs.
+async fn worker_table(state: &dyn Session, definition: Definition, granules: &[(usize, String)]) -> Result<Arc<InsituTable>> {
+    let differs = |t: &InsituTable| granules.iter().find(|(i, p)| t.files.get(*i).map(|f| f.granule()) != Some(p.as_str())).cloned();
+    let cached = OPENED.lock().ok().and_then(|o| o.iter().find(|(d, _)| **d == definition).map(|(_, t)| t.clone()));
+    if let Some(table) = cached.filter(|t| differs(t).is_none()) {
+        return Ok(table);
+    }
+    let raw: HashMap<String, String> = definition.options.iter().cloned().collect();
+    let options = InsituOptions::parse(&raw)?;
+    let table = Arc::new(InsituTable::open_with(state, &definition.locations, options, raw).await?);
+    if let Some((i, path)) = differs(&table) {
+        return Err(DataFusionError::Execution(format!(
+            "this worker does not see the coordinator's file {i} ({path}) of {}: data paths must be the same on every node",
+            definition.locations.join(", ")
+        )));
+    }
+    if let Ok(mut opened) = OPENED.lock() {
+        opened.retain(|(d, _)| **d != definition);
+        opened.push((table.definition.clone(), table.clone()));
+    }
+    Ok(table)
 }
 
 #[cfg(test)]

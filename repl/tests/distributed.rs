@@ -130,6 +130,13 @@ const QUERIES: &[&str] = &[
      ON s.time = date_trunc('day', d.time) AND s.lat = floor(d.lat) + 0.5 AND s.lon = floor(d.lon) + 0.5 GROUP BY 1",
 ];
 
+/// Queries on an in situ table `di` (three files).
+const INSITU_QUERIES: &[&str] = &[
+    "SELECT count(*), count(DISTINCT granule), round(avg(sst), 6) FROM di WHERE lat > 0 AND time < '2023-07-01'",
+    "SELECT d.platform_id, count(*), round(avg(d.sst - s.sst), 6) FROM di d JOIN sst s \
+     ON s.time = date_trunc('day', d.time) AND s.lat = floor(d.lat) + 0.5 AND s.lon = floor(d.lon) + 0.5 GROUP BY 1",
+];
+
 #[test]
 fn sql_examples_and_pushdown_queries_give_the_single_process_answers() {
     let (a, b) = (Worker::start(), Worker::start());
@@ -154,6 +161,19 @@ fn sql_examples_and_pushdown_queries_give_the_single_process_answers() {
     for sql in QUERIES {
         let (single, distributed) = both(&workers, &["-f", &catalog, "-c", sql]);
         assert!(single.lines().count() >= 2, "{sql}: no rows:\n{single}");
+        if !same_output(&sorted(&single), &sorted(&distributed)) {
+            failures.push(format!("{sql}:\n--- one process\n{single}\n--- with workers\n{distributed}"));
+        }
+    }
+    // STORED AS INSITU (our own scan, split by files): two copies of the drifters in a directory.
+    let insitu = demo().join("insitu");
+    std::fs::create_dir_all(&insitu).unwrap();
+    for name in ["a.parquet", "b.parquet", "c.parquet"] {
+        std::fs::copy(demo().join("data/drifters.parquet"), insitu.join(name)).unwrap();
+    }
+    let create = format!("CREATE EXTERNAL TABLE di STORED AS INSITU LOCATION '{}/'", insitu.display());
+    for sql in INSITU_QUERIES {
+        let (single, distributed) = both(&workers, &["-f", &catalog, "-c", &create, "-c", sql]);
         if !same_output(&sorted(&single), &sorted(&distributed)) {
             failures.push(format!("{sql}:\n--- one process\n{single}\n--- with workers\n{distributed}"));
         }
