@@ -40,6 +40,7 @@ use serde_json::{Value, json};
 use url::Url;
 use http::HeaderMap;
 
+use crate::bin_aggregate::BinAggregateExec;
 use crate::colocate_join::ColocateJoinExec;
 use crate::grid_scan::GridScanExec;
 use crate::grid_table::{GridFormat, GridTable};
@@ -250,6 +251,7 @@ const GRID_SCAN: u8 = 1;
 const SAMPLE_SCAN: u8 = 2;
 const TILE_STATS: u8 = 3;
 const INSITU_SCAN: u8 = 4;
+const BIN_AGGREGATE: u8 = 5;
 
 impl PhysicalExtensionCodec for OceanCodec {
     fn try_decode(
@@ -268,6 +270,10 @@ impl PhysicalExtensionCodec for OceanCodec {
                 let [input] = inputs else { return internal_err!("TileStatsAggregateExec takes one input, got {}", inputs.len()) };
                 TileStatsAggregateExec::decode(Arc::clone(input), &desc, read_batch(data)?)
             }
+            BIN_AGGREGATE => {
+                let [input] = inputs else { return internal_err!("BinAggregateExec takes one input, got {}", inputs.len()) };
+                BinAggregateExec::decode(Arc::clone(input), &desc, data)
+            }
             other => internal_err!("OceanQL codec: unknown node tag {other}"),
         }
     }
@@ -279,6 +285,9 @@ impl PhysicalExtensionCodec for OceanCodec {
             frame(SAMPLE_SCAN, &scan.encode()?, &[], buf);
         } else if let Some(scan) = node.downcast_ref::<InsituScanExec>() {
             frame(INSITU_SCAN, &scan.encode(), &[], buf);
+        } else if let Some(agg) = node.downcast_ref::<BinAggregateExec>() {
+            let (desc, schema) = agg.encode()?;
+            frame(BIN_AGGREGATE, &desc, &schema, buf);
         } else if let Some(agg) = node.downcast_ref::<TileStatsAggregateExec>() {
             let (desc, state) = agg.encode();
             frame(TILE_STATS, &desc, &write_batch(state)?, buf);
@@ -292,7 +301,7 @@ impl PhysicalExtensionCodec for OceanCodec {
     }
 }
 
-fn write_batch(batch: Option<&RecordBatch>) -> Result<Vec<u8>> {
+pub fn write_batch(batch: Option<&RecordBatch>) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     if let Some(batch) = batch {
         let mut writer = StreamWriter::try_new(&mut out, &batch.schema())?;
@@ -302,7 +311,7 @@ fn write_batch(batch: Option<&RecordBatch>) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn read_batch(data: &[u8]) -> Result<Option<RecordBatch>> {
+pub fn read_batch(data: &[u8]) -> Result<Option<RecordBatch>> {
     if data.is_empty() {
         return Ok(None);
     }

@@ -7,6 +7,7 @@ pub mod session_handle;
 
 pub use session::create_context;
 pub mod anomaly;
+pub mod bin_aggregate;
 pub mod climatology;
 pub mod distributed;
 pub mod footprint;

@@ -46,6 +46,7 @@ fn build_context(config: SessionConfig, url_table: bool, workers: Option<Arc<dyn
         .with_config(config)
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(crate::stats_aggregate::TileStatsAggregate))
+        .with_physical_optimizer_rule(Arc::new(crate::bin_aggregate::BinAggregate))
         .with_physical_optimizer_rule(Arc::new(crate::colocate_join::ColocateJoin));
     let state = match workers {
         Some(workers) => crate::distributed::coordinator(builder, workers).build(),

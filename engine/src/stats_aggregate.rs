@@ -71,7 +71,7 @@ impl PhysicalOptimizerRule for TileStatsAggregate {
 
 /// How one aggregate's state is built from statistics.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum StateKind {
+pub(crate) enum StateKind {
     /// `count(*)` / `count(literal)`: the tile's rows.
     CountRows,
     /// The rest take the statistics of the `vars` entry at the index.
@@ -173,7 +173,7 @@ fn split_single(agg: &AggregateExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
 }
 
 /// A GROUP BY without grouping sets.
-fn plain_group_by(g: &PhysicalGroupBy) -> bool {
+pub(crate) fn plain_group_by(g: &PhysicalGroupBy) -> bool {
     !g.has_grouping_set() && g.groups().iter().all(|mask| mask.iter().all(|null| !null))
 }
 
@@ -403,7 +403,7 @@ impl GroupKeys {
                 return datafusion::common::internal_err!("a tile answered from statistics spans several groups");
             };
             let i = *index.entry(key.clone()).or_insert_with(|| {
-                out.push((key, GroupStats { rows: 0, vars: vec![VarStats::EMPTY; nvars] }));
+                out.push((key, GroupStats::new(nvars)));
                 out.len() - 1
             });
             out[i].1.add(tile)?;
@@ -414,12 +414,16 @@ impl GroupKeys {
 
 /// Statistics of the tiles of one group.
 #[derive(Clone, Debug, PartialEq)]
-struct GroupStats {
-    rows: u64,
-    vars: Vec<VarStats>,
+pub(crate) struct GroupStats {
+    pub(crate) rows: u64,
+    pub(crate) vars: Vec<VarStats>,
 }
 
 impl GroupStats {
+    pub(crate) fn new(nvars: usize) -> Self {
+        GroupStats { rows: 0, vars: vec![VarStats::EMPTY; nvars] }
+    }
+
     fn add(&mut self, tile: &TileStat) -> Result<()> {
         if tile.vars.len() != self.vars.len() {
             return datafusion::common::internal_err!("tile statistics for {} variables, {} asked", tile.vars.len(), self.vars.len());
@@ -446,7 +450,7 @@ impl GroupStats {
 /// aggregate's state fields, as DataFusion 55 lays them out (count: Int64
 /// count; sum: sum in the return type, NULL without values; avg: UInt64
 /// count and sum, both NULL without values; min/max: the value, NULL without values).
-fn state_batch(schema: &SchemaRef, kinds: &[StateKind], groups: &[(Vec<ScalarValue>, GroupStats)]) -> Result<Option<RecordBatch>> {
+pub(crate) fn state_batch(schema: &SchemaRef, kinds: &[StateKind], groups: &[(Vec<ScalarValue>, GroupStats)]) -> Result<Option<RecordBatch>> {
     if groups.is_empty() {
         return Ok(None);
     }

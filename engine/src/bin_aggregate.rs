@@ -1,0 +1,616 @@
+//! Binning without hashing: a partial aggregate grouped by `floor(x)` (and `floor(y)`) of
+//! float columns, the time-averaged map of a grid at 1°, accumulates into a dense array of
+//! bins instead of DataFusion's hash table, and skips the `IS NOT NULL` filter under it.
+//! Keys outside a dense block of `MAX_CELLS` bins (or NULL/NaN/huge) go to a hash map.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, Float64Array, RecordBatch};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Schema, SchemaRef};
+use datafusion::common::ScalarValue;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
+use datafusion::common::{exec_datafusion_err, internal_err};
+use datafusion::error::Result;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
+use datafusion::physical_expr::expressions::{CastExpr, Column, IsNotNullExpr, Literal};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, ScalarFunctionExpr};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::execution_plan::EmissionType;
+use datafusion::physical_plan::filter::FilterExec;
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    ReplaceChildrenOptions,
+};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use crate::stats_aggregate::{GroupStats, StateKind, plain_group_by, state_batch};
+use crate::tile_stats::VarStats;
+
+/// Bins in the dense block of one partition (a 1° global map has 64,800).
+const MAX_CELLS: i64 = 1 << 20;
+
+/// Physical optimizer rule: a `Partial` aggregate of count/sum/avg/min/max grouped by
+/// `floor()` of one or two float columns becomes a [`BinAggregateExec`].
+#[derive(Debug, Default)]
+pub struct BinAggregate;
+
+impl PhysicalOptimizerRule for BinAggregate {
+    fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
+        plan.transform_up(|node| Ok(match rewrite(&node)? {
+            Some(new) => Transformed::yes(new),
+            None => Transformed::no(node),
+        }))
+        .data()
+    }
+
+    fn name(&self) -> &str {
+        "bin_aggregate"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// What the node computes, in column indexes of its input.
+#[derive(Clone, Debug, PartialEq)]
+struct Binning {
+    /// The columns whose floor() are the group keys.
+    keys: Vec<usize>,
+    /// Rows with NULL in this column are skipped (an absorbed `IS NOT NULL` filter).
+    keep: Option<usize>,
+    /// The columns the aggregates read; `StateKind` indexes into this.
+    vars: Vec<usize>,
+    kinds: Vec<StateKind>,
+}
+
+fn rewrite(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    let Some(agg) = node.downcast_ref::<AggregateExec>() else { return Ok(None) };
+    if *agg.mode() != AggregateMode::Partial
+        || agg.limit_options().is_some()
+        || agg.filter_expr().iter().any(Option::is_some)
+        || !plain_group_by(agg.group_expr())
+        || !(1..=2).contains(&agg.group_expr().expr().len())
+    {
+        return Ok(None);
+    }
+    let input = agg.input().schema();
+    let keys: Option<Vec<usize>> = agg.group_expr().expr().iter().map(|(e, _)| floor_of_float(e, &input)).collect();
+    let Some(keys) = keys else { return Ok(None) };
+    let (mut vars, mut kinds) = (Vec::new(), Vec::new());
+    for a in agg.aggr_expr() {
+        let Some(kind) = kind_of(a, &input, &mut vars)? else { return Ok(None) };
+        kinds.push(kind);
+    }
+    let mut binning = Binning { keys, keep: None, vars, kinds };
+    let mut child = Arc::clone(agg.input());
+    if let Some((inner, keep, projection)) = not_null_filter(&child) {
+        let map = |i: usize| projection.as_ref().map_or(Some(i), |p| p.get(i).copied());
+        let remap = |v: &[usize]| v.iter().map(|&i| map(i)).collect::<Option<Vec<_>>>();
+        if let (Some(keys), Some(vars)) = (remap(&binning.keys), remap(&binning.vars)) {
+            binning = Binning { keys, keep: Some(keep), vars, kinds: binning.kinds };
+            child = inner;
+        }
+    }
+    let display = describe(agg);
+    Ok(Some(Arc::new(BinAggregateExec::new(child, binning, agg.schema(), display))))
+}
+
+/// The column of `floor(col)` when `col` is a Float32/Float64 column.
+fn floor_of_float(e: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option<usize> {
+    let f = e.downcast_ref::<ScalarFunctionExpr>().filter(|f| f.fun().name() == "floor")?;
+    let [arg] = f.args() else { return None };
+    let c = arg.downcast_ref::<Column>()?;
+    matches!(schema.fields().get(c.index())?.data_type(), DataType::Float32 | DataType::Float64).then_some(c.index())
+}
+
+/// The column an aggregate reads: a column, or a widening numeric cast of one.
+fn value_column(e: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option<usize> {
+    let c = match e.downcast_ref::<CastExpr>() {
+        Some(cast) if cast.cast_type() == &DataType::Float64 => cast.expr().downcast_ref::<Column>()?,
+        Some(_) => return None,
+        None => e.downcast_ref::<Column>()?,
+    };
+    let t = schema.fields().get(c.index())?.data_type();
+    (t.is_floating() || t.is_integer()).then_some(c.index())
+}
+
+/// How an aggregate's state is built from the bins, registering its column in `vars`.
+fn kind_of(a: &AggregateFunctionExpr, schema: &Schema, vars: &mut Vec<usize>) -> Result<Option<StateKind>> {
+    if a.is_distinct() || !a.order_bys().is_empty() {
+        return Ok(None);
+    }
+    let state = a.state_fields()?;
+    let types: Vec<&DataType> = state.iter().map(|f| f.data_type()).collect();
+    let mut var = |e: &Arc<dyn PhysicalExpr>| -> Option<usize> {
+        let column = value_column(e, schema)?;
+        Some(vars.iter().position(|&v| v == column).unwrap_or_else(|| {
+            vars.push(column);
+            vars.len() - 1
+        }))
+    };
+    let args = a.expressions();
+    Ok(match (a.fun().name(), args.as_slice(), types.as_slice()) {
+        ("count", [], [DataType::Int64]) => Some(StateKind::CountRows),
+        ("count", [arg], [DataType::Int64]) => match arg.downcast_ref::<Literal>() {
+            Some(l) if !l.value().is_null() => Some(StateKind::CountRows),
+            Some(_) => None,
+            None => var(arg).map(StateKind::Count),
+        },
+        ("sum", [arg], [DataType::Float64]) => var(arg).map(StateKind::Sum),
+        ("avg", [arg], [DataType::UInt64, DataType::Float64]) => var(arg).map(StateKind::Avg),
+        ("min", [arg], [t]) if t.is_floating() || t.is_integer() => var(arg).map(StateKind::Min),
+        ("max", [arg], [t]) if t.is_floating() || t.is_integer() => var(arg).map(StateKind::Max),
+        _ => None,
+    })
+}
+
+/// A filter `col IS NOT NULL` (with the filter's projection), under a round-robin
+/// repartition or not: the plan without it, the column in its input, the projection.
+#[allow(clippy::type_complexity)]
+fn not_null_filter(plan: &Arc<dyn ExecutionPlan>) -> Option<(Arc<dyn ExecutionPlan>, usize, Option<Vec<usize>>)> {
+    if let Some(r) = plan.downcast_ref::<RepartitionExec>()
+        && matches!(r.partitioning(), Partitioning::RoundRobinBatch(_))
+    {
+        let (inner, column, projection) = not_null_filter(r.input())?;
+        let repartition = RepartitionExec::try_new(inner, r.partitioning().clone()).ok()?;
+        return Some((Arc::new(repartition), column, projection));
+    }
+    let filter = plan.downcast_ref::<FilterExec>()?;
+    let column = filter.predicate().downcast_ref::<IsNotNullExpr>()?.arg().downcast_ref::<Column>()?.index();
+    Some((Arc::clone(filter.input()), column, filter.projection().as_ref().map(|p| p.to_vec())))
+}
+
+fn describe(agg: &AggregateExec) -> String {
+    let keys: Vec<String> = agg.group_expr().expr().iter().map(|(e, _)| e.to_string()).collect();
+    let aggs: Vec<String> = agg.aggr_expr().iter().map(|a| a.name().to_string()).collect();
+    format!("gby=[{}], aggr=[{}]", keys.join(", "), aggs.join(", "))
+}
+
+/// The partial aggregate of [`BinAggregate`]: the same output as the `AggregateExec` it
+/// replaces, one batch per partition at the end.
+#[derive(Debug)]
+pub struct BinAggregateExec {
+    input: Arc<dyn ExecutionPlan>,
+    binning: Binning,
+    schema: SchemaRef,
+    display: String,
+    metrics: ExecutionPlanMetricsSet,
+    cache: Arc<PlanProperties>,
+}
+
+impl BinAggregateExec {
+    fn new(input: Arc<dyn ExecutionPlan>, binning: Binning, schema: SchemaRef, display: String) -> Self {
+        let p = input.properties();
+        let props = PlanProperties::new(
+            EquivalenceProperties::new(schema.clone()),
+            Partitioning::UnknownPartitioning(p.partitioning.partition_count()),
+            EmissionType::Final,
+            p.boundedness,
+        );
+        BinAggregateExec { input, binning, schema, display, metrics: ExecutionPlanMetricsSet::new(), cache: Arc::new(props) }
+    }
+
+    /// What a worker needs besides the input: the binning, and the output schema (Arrow IPC).
+    pub fn encode(&self) -> Result<(Value, Vec<u8>)> {
+        let b = &self.binning;
+        let kinds: Vec<Value> = b.kinds.iter().map(|k| json!(kind_to_json(*k))).collect();
+        let desc = json!({"keys": b.keys, "keep": b.keep, "vars": b.vars, "kinds": kinds, "display": self.display});
+        let empty = RecordBatch::new_empty(self.schema.clone());
+        Ok((desc, crate::distributed::write_batch(Some(&empty))?))
+    }
+
+    /// The node [`BinAggregateExec::encode`] described, over `input`.
+    pub fn decode(input: Arc<dyn ExecutionPlan>, desc: &Value, schema: &[u8]) -> Result<Arc<dyn ExecutionPlan>> {
+        use crate::distributed::usizes;
+        let bad = || exec_datafusion_err!("OceanQL codec: bad BinAggregateExec");
+        let kinds = desc["kinds"].as_array().ok_or_else(bad)?.iter().map(|k| kind_from_json(k).ok_or_else(bad)).collect::<Result<_>>()?;
+        let keep = desc["keep"].as_u64().map(|k| k as usize);
+        let binning = Binning { keys: usizes(&desc["keys"])?, keep, vars: usizes(&desc["vars"])?, kinds };
+        let schema = crate::distributed::read_batch(schema)?.ok_or_else(bad)?.schema();
+        let display = desc["display"].as_str().unwrap_or_default().to_string();
+        Ok(Arc::new(BinAggregateExec::new(input, binning, schema, display)))
+    }
+}
+
+fn kind_to_json(k: StateKind) -> (&'static str, usize) {
+    match k {
+        StateKind::CountRows => ("rows", 0),
+        StateKind::Count(i) => ("count", i),
+        StateKind::Sum(i) => ("sum", i),
+        StateKind::Avg(i) => ("avg", i),
+        StateKind::Min(i) => ("min", i),
+        StateKind::Max(i) => ("max", i),
+    }
+}
+
+fn kind_from_json(v: &Value) -> Option<StateKind> {
+    let i = v[1].as_u64()? as usize;
+    Some(match v[0].as_str()? {
+        "rows" => StateKind::CountRows,
+        "count" => StateKind::Count(i),
+        "sum" => StateKind::Sum(i),
+        "avg" => StateKind::Avg(i),
+        "min" => StateKind::Min(i),
+        "max" => StateKind::Max(i),
+        _ => return None,
+    })
+}
+
+impl DisplayAs for BinAggregateExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let skip = if self.binning.keep.is_some() { ", rows with NULL skipped" } else { "" };
+        write!(f, "BinAggregateExec: mode=Partial, {}, dense bins{skip}", self.display)
+    }
+}
+
+impl ExecutionPlan for BinAggregateExec {
+    fn name(&self) -> &'static str {
+        "BinAggregateExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.cache
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if children.len() != 1 {
+            return internal_err!("BinAggregateExec takes one child, got {}", children.len());
+        }
+        let node = BinAggregateExec::new(children.swap_remove(0), self.binning.clone(), self.schema.clone(), self.display.clone());
+        Ok(Arc::new(node))
+    }
+
+    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let mut input = self.input.execute(partition, context)?;
+        let (binning, schema) = (self.binning.clone(), self.schema.clone());
+        let baseline = BaselineMetrics::new(&self.metrics, partition);
+        let spilled = MetricBuilder::new(&self.metrics).counter("rows_outside_dense_bins", partition);
+        let out = futures::stream::once(async move {
+            let minmax = binning.kinds.iter().any(|k| matches!(k, StateKind::Min(_) | StateKind::Max(_)));
+            let mut bins = Bins::new(binning.keys.len(), binning.vars.len(), minmax);
+            let mut scratch = Scratch::default();
+            while let Some(batch) = input.next().await {
+                let batch = batch?;
+                let _timer = baseline.elapsed_compute().timer();
+                spilled.add(bins.add(&batch, &binning, &mut scratch)?);
+            }
+            let _timer = baseline.elapsed_compute().timer();
+            let out = state_batch(&schema, &binning.kinds, &bins.groups())?.unwrap_or_else(|| RecordBatch::new_empty(schema.clone()));
+            baseline.record_output(out.num_rows());
+            Ok(out)
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), out)))
+    }
+}
+
+/// A group key part: the bits of a floor() value, `None` for NULL.
+type KeyPart = Option<u64>;
+
+/// The accumulators of one partition: a dense block of bins (one array per statistic), and
+/// a map for other keys. With one key the second dimension is a single bin (key part 0).
+struct Bins {
+    nkeys: usize,
+    /// First key and number of bins per key dimension.
+    lo: [i64; 2],
+    len: [i64; 2],
+    rows: Vec<u64>,
+    /// Per variable, per bin (min and max only when asked).
+    count: Vec<Vec<u64>>,
+    sum: Vec<Vec<f64>>,
+    min: Vec<Vec<f64>>,
+    max: Vec<Vec<f64>>,
+    other: HashMap<[KeyPart; 2], GroupStats>,
+}
+
+/// Marks a row whose bin is not in the dense block.
+const NO_CELL: u32 = u32::MAX;
+
+/// Row buffers reused from batch to batch (fresh ones cost page faults).
+#[derive(Default)]
+struct Scratch {
+    /// The dense bin of each row.
+    cells: Vec<u32>,
+    /// The rows to add (those `keep` has as valid).
+    rows: Vec<u32>,
+}
+
+impl Scratch {
+    fn select(&mut self, keep: Option<&NullBuffer>, n: usize) {
+        self.rows.clear();
+        match keep {
+            Some(nulls) => self.rows.extend(nulls.valid_indices().map(|r| r as u32)),
+            None => self.rows.extend(0..n as u32),
+        }
+    }
+}
+
+/// floor() as an integer, without libm (callers check that |x| < 1e15).
+fn floor_int(x: f64) -> i64 {
+    let t = x as i64; // toward zero: one less below zero unless exact
+    t - i64::from((t as f64) > x)
+}
+
+/// The dense bin of the keys floor(x), floor(y).
+fn cell_of(x: f64, y: f64, lo: [i64; 2], len: [i64; 2]) -> u32 {
+    let (i, j) = (floor_int(x).wrapping_sub(lo[0]), floor_int(y).wrapping_sub(lo[1]));
+    let inside = x.abs() < 1e15 && y.abs() < 1e15 && (i as u64) < len[0] as u64 && (j as u64) < len[1] as u64;
+    if inside { (i * len[1] + j) as u32 } else { NO_CELL }
+}
+
+impl Bins {
+    fn new(nkeys: usize, nvars: usize, minmax: bool) -> Self {
+        let per_var = |kept: bool| -> Vec<Vec<f64>> { vec![Vec::new(); if kept { nvars } else { 0 }] };
+        Bins {
+            nkeys,
+            lo: [0, 0],
+            len: [0, 0],
+            rows: Vec::new(),
+            count: vec![Vec::new(); nvars],
+            sum: per_var(true),
+            min: per_var(minmax),
+            max: per_var(minmax),
+            other: HashMap::new(),
+        }
+    }
+
+    /// Adds a batch; returns the rows that went to the map. `scratch` is reused across batches.
+    fn add(&mut self, batch: &RecordBatch, b: &Binning, scratch: &mut Scratch) -> Result<usize> {
+        let f64s = |i: usize| -> Result<Float64Array> { Ok(cast(batch.column(i), &DataType::Float64)?.as_primitive::<Float64Type>().clone()) };
+        let keys: Vec<Float64Array> = b.keys.iter().map(|&k| f64s(k)).collect::<Result<_>>()?;
+        let vars: Vec<Float64Array> = b.vars.iter().map(|&v| f64s(v)).collect::<Result<_>>()?;
+        // Once the block holds the keys (after the first batches), one pass finds every bin.
+        if self.fill_cells(&keys, &mut scratch.cells) > 0 {
+            let bounds: Vec<(i64, i64)> = (0..2).map(|d| keys.get(d).map_or((0, 0), key_bounds)).collect();
+            if self.grow(&bounds) {
+                self.fill_cells(&keys, &mut scratch.cells);
+            }
+        }
+        scratch.select(b.keep.and_then(|k| batch.column(k).logical_nulls()).as_ref(), batch.num_rows());
+        let (cells, rows) = (&scratch.cells, &scratch.rows);
+        let mut outside = Vec::new();
+        for &row in rows {
+            match cells[row as usize] {
+                NO_CELL => outside.push(row as usize),
+                cell => self.rows[cell as usize] += 1,
+            }
+        }
+        for (v, values) in vars.iter().enumerate() {
+            let (xs, nulls) = (values.values(), values.nulls().filter(|n| n.null_count() > 0));
+            let (count, sum) = (&mut self.count[v], &mut self.sum[v]);
+            let (mut min, mut max) = (self.min.get_mut(v), self.max.get_mut(v));
+            for &row in rows {
+                let (row, cell) = (row as usize, cells[row as usize] as usize);
+                if cell == NO_CELL as usize || nulls.is_some_and(|n| n.is_null(row)) {
+                    continue;
+                }
+                let x = xs[row];
+                count[cell] += 1;
+                sum[cell] += x;
+                if let (Some(min), Some(max)) = (min.as_deref_mut(), max.as_deref_mut()) {
+                    min_max(&mut min[cell], &mut max[cell], x, count[cell] == 1);
+                }
+            }
+        }
+        for &row in &outside {
+            self.add_outside(&keys, &vars, row);
+        }
+        Ok(outside.len())
+    }
+
+    /// The dense bin of each row of `keys`, `NO_CELL` where it has none; returns how many
+    /// rows have none.
+    fn fill_cells(&self, keys: &[Float64Array], cells: &mut Vec<u32>) -> usize {
+        let (lo, len) = (self.lo, self.len);
+        cells.clear();
+        match keys {
+            [a] => cells.extend(a.values().iter().map(|&x| cell_of(x, 0.0, lo, len))),
+            [a, b] => cells.extend(a.values().iter().zip(b.values().iter()).map(|(&x, &y)| cell_of(x, y, lo, len))),
+            _ => {}
+        }
+        for nulls in keys.iter().filter_map(|k| k.nulls()).filter(|n| n.null_count() > 0) {
+            for row in (0..cells.len()).filter(|&r| nulls.is_null(r)) {
+                cells[row] = NO_CELL;
+            }
+        }
+        cells.iter().filter(|&&c| c == NO_CELL).count()
+    }
+
+    /// A row whose bin is not in the dense block.
+    fn add_outside(&mut self, keys: &[Float64Array], vars: &[Float64Array], row: usize) {
+        let part = |d: usize| -> KeyPart { keys.get(d).map_or(Some(0), |k| k.is_valid(row).then(|| k.value(row).floor().to_bits())) };
+        let g = self.other.entry([part(0), part(1)]).or_insert_with(|| GroupStats::new(vars.len()));
+        g.rows += 1;
+        for (s, values) in g.vars.iter_mut().zip(vars) {
+            if values.is_valid(row) {
+                push(s, values.value(row));
+            }
+        }
+    }
+
+    /// Widens the dense block to the keys of a batch (their bounds per dimension), unless it
+    /// would pass `MAX_CELLS`; whether it did. Bounds may come from NULL rows (harmless: a larger block).
+    fn grow(&mut self, batch: &[(i64, i64)]) -> bool {
+        let mut bounds = [[0i64; 2]; 2];
+        for (d, &(lo, hi)) in batch.iter().enumerate() {
+            if lo > hi {
+                return false; // no key of the batch fits
+            }
+            bounds[d] = if self.rows.is_empty() { [lo, hi] } else { [lo.min(self.lo[d]), hi.max(self.lo[d] + self.len[d] - 1)] };
+        }
+        let lo = [bounds[0][0], bounds[1][0]];
+        let len = [bounds[0][1] - lo[0] + 1, bounds[1][1] - lo[1] + 1];
+        if (lo == self.lo && len == self.len) || len[0].saturating_mul(len[1]) > MAX_CELLS {
+            return false;
+        }
+        self.relayout(lo, len);
+        true
+    }
+
+    fn relayout(&mut self, lo: [i64; 2], len: [i64; 2]) {
+        let cells = (len[0] * len[1]) as usize;
+        let moved: Vec<(usize, usize)> = (0..self.rows.len())
+            .filter(|&old| self.rows[old] > 0)
+            .map(|old| {
+                let (i, j) = (old as i64 / self.len[1] + self.lo[0] - lo[0], old as i64 % self.len[1] + self.lo[1] - lo[1]);
+                (old, (i * len[1] + j) as usize)
+            })
+            .collect();
+        fn move_to<T: Copy>(v: &mut Vec<T>, cells: usize, fill: T, moved: &[(usize, usize)]) {
+            let mut new = vec![fill; cells];
+            for &(old, at) in moved {
+                new[at] = v[old];
+            }
+            *v = new;
+        }
+        move_to(&mut self.rows, cells, 0, &moved);
+        self.count.iter_mut().for_each(|v| move_to(v, cells, 0, &moved));
+        self.sum.iter_mut().for_each(|v| move_to(v, cells, 0.0, &moved));
+        self.min.iter_mut().chain(self.max.iter_mut()).for_each(|v| move_to(v, cells, f64::NAN, &moved));
+        (self.lo, self.len) = (lo, len);
+    }
+
+    /// Every bin with rows: its keys (floor values), its statistics.
+    fn groups(&self) -> Vec<(Vec<ScalarValue>, GroupStats)> {
+        let mut out = Vec::new();
+        for (cell, &rows) in self.rows.iter().enumerate().filter(|(_, r)| **r > 0) {
+            let keys = [cell as i64 / self.len[1] + self.lo[0], cell as i64 % self.len[1] + self.lo[1]];
+            let keys = keys[..self.nkeys].iter().map(|&k| ScalarValue::Float64(Some(k as f64))).collect();
+            let var = |v: usize| VarStats {
+                count: self.count[v][cell],
+                sum: self.sum[v][cell],
+                min: self.min.get(v).map_or(f64::NAN, |m| m[cell]),
+                max: self.max.get(v).map_or(f64::NAN, |m| m[cell]),
+            };
+            out.push((keys, GroupStats { rows, vars: (0..self.count.len()).map(var).collect() }));
+        }
+        for (k, g) in &self.other {
+            let keys = k[..self.nkeys].iter().map(|p| ScalarValue::Float64(p.map(f64::from_bits))).collect();
+            out.push((keys, g.clone()));
+        }
+        out
+    }
+}
+
+/// The smallest and largest floor() of the valid values under 1e15 in magnitude
+/// (`i64::MAX, i64::MIN` when there is none).
+fn key_bounds(values: &Float64Array) -> (i64, i64) {
+    let fits = |x: &f64| x.abs() < 1e15;
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    if values.null_count() == 0 {
+        for &x in values.values().iter() {
+            (lo, hi) = (lo.min(x), hi.max(x));
+        }
+    }
+    if values.null_count() > 0 || !fits(&lo) || !fits(&hi) {
+        (lo, hi) = values.iter().flatten().filter(fits).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    }
+    if lo > hi { (i64::MAX, i64::MIN) } else { (floor_int(lo), floor_int(hi)) }
+}
+
+/// Updates a bin's min and max with `x` in DataFusion's float order (NaN above numbers).
+fn min_max(min: &mut f64, max: &mut f64, x: f64, first: bool) {
+    if first {
+        (*min, *max) = (x, x);
+        return;
+    }
+    if x.total_cmp(min).is_lt() {
+        *min = x;
+    }
+    if x.total_cmp(max).is_gt() {
+        *max = x;
+    }
+}
+
+/// Adds a value to a map group's statistics.
+fn push(s: &mut VarStats, x: f64) {
+    s.count += 1;
+    let first = s.count == 1;
+    min_max(&mut s.min, &mut s.max, x, first);
+    s.sum += x;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::Field;
+
+    fn batch(x: &[f64], v: &[f64]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Float64, true), Field::new("v", DataType::Float64, true)]));
+        let columns: Vec<Arc<dyn Array>> = vec![Arc::new(Float64Array::from(x.to_vec())), Arc::new(Float64Array::from(v.to_vec()))];
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    #[test]
+    fn bins_keep_their_sums_when_the_block_grows_and_far_keys_go_to_the_map() {
+        let b = Binning { keys: vec![0], keep: None, vars: vec![1], kinds: vec![StateKind::Sum(0)] };
+        let (mut bins, mut scratch) = (Bins::new(1, 1, false), Scratch::default());
+        assert_eq!(bins.add(&batch(&[0.5, 1.5, 0.2], &[1.0, 2.0, 4.0]), &b, &mut scratch).unwrap(), 0);
+        assert_eq!(bins.add(&batch(&[3.2, -0.7], &[8.0, 32.0]), &b, &mut scratch).unwrap(), 0); // grows to -1..3
+        assert_eq!(bins.add(&batch(&[5e6, 0.9], &[16.0, 64.0]), &b, &mut scratch).unwrap(), 1); // 5e6: too far
+        let mut groups: Vec<(f64, u64, f64)> = bins
+            .groups()
+            .iter()
+            .map(|(k, g)| match k[0] {
+                ScalarValue::Float64(Some(k)) => (k, g.rows, g.vars[0].sum),
+                _ => panic!("key {k:?}"),
+            })
+            .collect();
+        groups.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert_eq!(groups, vec![(-1.0, 1, 32.0), (0.0, 3, 69.0), (1.0, 1, 2.0), (3.0, 1, 8.0), (5e6, 1, 16.0)]);
+    }
+
+    #[test]
+    fn floor_without_libm_matches_floor() {
+        for x in [-2.7, -1.0, -0.5, -0.0, 0.0, 0.3, 2.0, 2.7, 1e14 + 0.5, -1e14 - 0.5, 179.99999999999997] {
+            assert_eq!(floor_int(x) as f64, x.floor(), "{x}");
+        }
+        assert_eq!(cell_of(f64::NAN, 0.0, [0, 0], [4, 4]), NO_CELL);
+        assert_eq!(cell_of(-0.5, 0.5, [-1, 0], [2, 1]), 0);
+        assert_eq!(cell_of(1.5, 0.5, [-1, 0], [2, 1]), NO_CELL);
+    }
+
+    #[test]
+    fn min_and_max_order_nan_above_numbers_as_datafusion_does() {
+        let mut s = VarStats::EMPTY;
+        for x in [2.0, f64::NAN, -1.0] {
+            push(&mut s, x);
+        }
+        assert_eq!((s.count, s.min), (3, -1.0));
+        assert!(s.max.is_nan());
+    }
+}
