@@ -88,8 +88,6 @@ pub struct GridInfo {
     pub coord_attrs: BTreeMap<&'static str, BTreeMap<String, String>>,
     /// Data variables on the grid, in file order.
     pub vars: Vec<VarInfo>,
-    /// Size of the granule in bytes (sum of files for a Zarr store).
-    pub size_bytes: u64,
 }
 
 impl GridInfo {
@@ -225,7 +223,6 @@ pub fn describe(
     granule: &str,
     vars: &[RawVar],
     read_1d: &mut dyn FnMut(&RawVar) -> Result<Vec<f64>>,
-    size_bytes: u64,
 ) -> Result<GridInfo> {
     use crate::cf::{TimeUnits, metadata_attrs, normalize_lon, packing_from_attrs};
     let mut dim_role: BTreeMap<String, Role> = BTreeMap::new();
@@ -319,6 +316,5 @@ pub fn describe(
         lon,
         coord_attrs,
         vars: data_vars,
-        size_bytes,
     })
 }

@@ -21,7 +21,6 @@ pub struct NetcdfSource {
     file: netcdf::File,
     vars: Vec<RawVar>,
     attrs: BTreeMap<String, AttrValue>,
-    size_bytes: u64,
     /// The same file for `pread` of chunks on the direct path.
     raw: std::fs::File,
     /// Chunk index per variable, read on first use; `None` where libnetcdf must read.
@@ -50,7 +49,7 @@ impl NetcdfSource {
         } else {
             path.strip_prefix("file://").unwrap_or(path).to_string()
         };
-        let meta = std::fs::metadata(&local).map_err(|e| file_error(path, None, e))?;
+        std::fs::metadata(&local).map_err(|e| file_error(path, None, e))?;
         let file = netcdf::open(&local).map_err(|e| file_error(path, None, format!("not a readable NetCDF file ({e})")))?;
         let vars = file.variables().map(|v| raw_var(path, &v)).collect::<Result<Vec<_>>>()?;
         let mut attrs = BTreeMap::new();
@@ -68,7 +67,6 @@ impl NetcdfSource {
             file,
             vars,
             attrs,
-            size_bytes: meta.len(),
             raw,
             chunk_indexes: Mutex::new(HashMap::new()),
         })
@@ -115,10 +113,6 @@ impl ArraySource for NetcdfSource {
 
     fn global_attrs(&self) -> &BTreeMap<String, AttrValue> {
         &self.attrs
-    }
-
-    fn size_bytes(&self) -> u64 {
-        self.size_bytes
     }
 
     fn read(&self, var: &RawVar, start: &[usize], count: &[usize]) -> Result<(RawValues, u64)> {
@@ -172,7 +166,7 @@ impl NetcdfGrid {
     pub fn open(path: &str) -> Result<Self> {
         let source = NetcdfSource::open(path)?;
         let mut read_1d = |v: &RawVar| source.read_all_f64(v);
-        let info = describe(path, source.vars(), &mut read_1d, source.size_bytes())?;
+        let info = describe(path, source.vars(), &mut read_1d)?;
         Ok(NetcdfGrid { source, info })
     }
 }

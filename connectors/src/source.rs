@@ -22,9 +22,6 @@ pub trait ArraySource: Send + Sync + std::fmt::Debug {
     /// Global attributes.
     fn global_attrs(&self) -> &BTreeMap<String, AttrValue>;
 
-    /// Size of the granule in bytes (sum of files for a Zarr store).
-    fn size_bytes(&self) -> u64;
-
     /// Reads the stored values of a numeric variable over `start`/`count`
     /// (storage order). Returns the values and the bytes fetched from storage.
     fn read(&self, var: &RawVar, start: &[usize], count: &[usize]) -> Result<(RawValues, u64)>;

@@ -38,7 +38,7 @@ use zarrs::array::{
 use zarrs::filesystem::FilesystemStore;
 use zarrs::storage::storage_adapter::performance_metrics::PerformanceMetricsStorageAdapter;
 use zarrs::storage::{
-    ListableStorageTraits, ReadableListableStorageTraits, ReadableStorageTraits, StoreKey,
+    ReadableListableStorageTraits, ReadableStorageTraits, StoreKey,
     StorePrefix,
 };
 
@@ -63,7 +63,6 @@ pub struct ZarrSource {
     storage: Arc<Storage>,
     vars: Vec<RawVar>,
     attrs: BTreeMap<String, AttrValue>,
-    size_bytes: u64,
     /// Metadata of each array listed in `vars`, by name.
     nodes: HashMap<String, Node>,
     /// Arrays opened so far, by name.
@@ -146,12 +145,6 @@ impl ZarrSource {
                 vars.push(v);
             }
         }
-        // Local stores: one walk with cheap directory-relative `stat`s (zarrs' size_prefix
-        // stats each chunk by its full path, twice).
-        let size_bytes = match store::is_remote(path) {
-            true => storage.size_prefix(&StorePrefix::root()).unwrap_or(0),
-            false => crate::location::version(path).map_or(0, |v| v.0),
-        };
         let mut attrs = BTreeMap::new();
         for (k, v) in &group_attrs {
             if let Some(a) = attr_value(v) {
@@ -163,7 +156,6 @@ impl ZarrSource {
             storage,
             vars,
             attrs,
-            size_bytes,
             nodes: by_name,
             arrays: Mutex::new(HashMap::new()),
         })
@@ -239,10 +231,6 @@ impl ArraySource for ZarrSource {
 
     fn global_attrs(&self) -> &BTreeMap<String, AttrValue> {
         &self.attrs
-    }
-
-    fn size_bytes(&self) -> u64 {
-        self.size_bytes
     }
 
     fn read(&self, var: &RawVar, start: &[usize], count: &[usize]) -> Result<(RawValues, u64)> {
@@ -330,7 +318,6 @@ impl Clone for ZarrSource {
             storage: self.storage.clone(),
             vars: self.vars.clone(),
             attrs: self.attrs.clone(),
-            size_bytes: self.size_bytes,
             nodes: self.nodes.clone(),
             arrays: Mutex::new(arrays),
         }
@@ -363,7 +350,7 @@ impl ZarrGrid {
         }
         let source = ZarrSource::open(path)?;
         let mut read_1d = |v: &RawVar| source.read_all_f64(v);
-        let info = describe(path, source.vars(), &mut read_1d, source.size_bytes())?;
+        let info = describe(path, source.vars(), &mut read_1d)?;
         let grid = ZarrGrid { source, info };
         if remote && let Ok(mut cache) = REMOTE_GRIDS.lock() {
             cache.insert(path.to_string(), (generation, grid.clone()));

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, Float64Array, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch};
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Schema, SchemaRef};
@@ -32,8 +32,11 @@ use datafusion::physical_plan::{
     ReplaceChildrenOptions,
 };
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use serde_json::{Value, json};
 
+use crate::grid_scan::{DecodedUnit, GridScanExec};
+use crate::grid_table::GridColumn;
 use crate::stats_aggregate::{GroupStats, StateKind, plain_group_by, state_batch};
 use crate::tile_stats::VarStats;
 
@@ -251,7 +254,8 @@ fn kind_from_json(v: &Value) -> Option<StateKind> {
 impl DisplayAs for BinAggregateExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let skip = if self.binning.keep.is_some() { ", rows with NULL skipped" } else { "" };
-        write!(f, "BinAggregateExec: mode=Partial, {}, dense bins{skip}", self.display)
+        let inside = if self.in_scan().is_some() { ", inside the grid scan" } else { "" };
+        write!(f, "BinAggregateExec: mode=Partial, {}, dense bins{skip}{inside}", self.display)
     }
 }
 
@@ -296,7 +300,14 @@ impl ExecutionPlan for BinAggregateExec {
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
-        let mut input = self.input.execute(partition, context)?;
+        let input = match self.in_scan() {
+            // Under a round-robin repartition, the scan's partitions are the first ones.
+            Some((scan, on)) if partition >= scan.properties().partitioning.partition_count() => {
+                Input::Decoded(futures::stream::empty().boxed(), on)
+            }
+            Some((scan, on)) => Input::Decoded(scan.execute_decoded(partition, context, &on.columns)?, on),
+            None => Input::Batches(self.input.execute(partition, context)?),
+        };
         let (binning, schema) = (self.binning.clone(), self.schema.clone());
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let spilled = MetricBuilder::new(&self.metrics).counter("rows_outside_dense_bins", partition);
@@ -304,10 +315,21 @@ impl ExecutionPlan for BinAggregateExec {
             let minmax = binning.kinds.iter().any(|k| matches!(k, StateKind::Min(_) | StateKind::Max(_)));
             let mut bins = Bins::new(binning.keys.len(), binning.vars.len(), minmax);
             let mut scratch = Scratch::default();
-            while let Some(batch) = input.next().await {
-                let batch = batch?;
-                let _timer = baseline.elapsed_compute().timer();
-                spilled.add(bins.add(&batch, &binning, &mut scratch)?);
+            match input {
+                Input::Batches(mut batches) => {
+                    while let Some(batch) = batches.next().await {
+                        let batch = batch?;
+                        let _timer = baseline.elapsed_compute().timer();
+                        spilled.add(bins.add(&batch, &binning, &mut scratch)?);
+                    }
+                }
+                Input::Decoded(mut units, on) => {
+                    while let Some(unit) = units.next().await {
+                        let unit = unit?;
+                        let _timer = baseline.elapsed_compute().timer();
+                        spilled.add(bins.add_decoded(&unit, &on, &mut scratch)?);
+                    }
+                }
             }
             let _timer = baseline.elapsed_compute().timer();
             let out = state_batch(&schema, &binning.kinds, &bins.groups())?.unwrap_or_else(|| RecordBatch::new_empty(schema.clone()));
@@ -315,6 +337,62 @@ impl ExecutionPlan for BinAggregateExec {
             Ok(out)
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), out)))
+    }
+}
+
+/// What the node reads: its input's batches, or the units its grid scan input decodes.
+enum Input {
+    Batches(SendableRecordBatchStream),
+    Decoded(BoxStream<'static, Result<DecodedUnit>>, InScan),
+}
+
+/// Binning inside a grid scan: the keys are floor() of grid axes, the values variables, so
+/// the scan hands over decoded variables and the slabs' axes, and no coordinate column is
+/// built. Indexes into the scan's decoded arrays (`columns`, output columns of the scan).
+#[derive(Clone, Debug)]
+struct InScan {
+    /// The canonical axis (1 depth, 2 lat, 3 lon) of each key.
+    key_axes: Vec<usize>,
+    keep: Option<usize>,
+    vars: Vec<usize>,
+    columns: Vec<usize>,
+}
+
+impl BinAggregateExec {
+    /// The grid scan under this node and how to bin inside it, when the keys are axes and
+    /// the values variables of a scan that reads every unit whole (directly under this
+    /// node, or under a round-robin repartition, which binning in the scan makes needless).
+    fn in_scan(&self) -> Option<(&GridScanExec, InScan)> {
+        let input = match self.input.downcast_ref::<RepartitionExec>() {
+            Some(r) if matches!(r.partitioning(), Partitioning::RoundRobinBatch(_)) => r.input(),
+            _ => &self.input,
+        };
+        let parts = |p: &dyn ExecutionPlan| p.properties().partitioning.partition_count();
+        let scan = input.downcast_ref::<GridScanExec>().filter(|s| s.reads_all_units() && parts(*s) <= parts(self.input.as_ref()))?;
+        let b = &self.binning;
+        let axis = |i: usize| match scan.output_column(i)? {
+            GridColumn::Depth => Some(1),
+            GridColumn::Lat => Some(2),
+            GridColumn::Lon => Some(3),
+            _ => None,
+        };
+        let key_axes = b.keys.iter().map(|&k| axis(k)).collect::<Option<Vec<_>>>()?;
+        let mut columns = Vec::new();
+        let mut position = |i: usize| -> Option<usize> {
+            matches!(scan.output_column(i)?, GridColumn::Var(_)).then_some(())?;
+            Some(columns.iter().position(|&c| c == i).unwrap_or_else(|| {
+                columns.push(i);
+                columns.len() - 1
+            }))
+        };
+        let vars = b.vars.iter().map(|&v| position(v)).collect::<Option<Vec<_>>>()?;
+        let keep = match b.keep {
+            None => None,
+            // Coordinates of a grid axis are never NULL.
+            Some(k) if axis(k).is_some() => None,
+            Some(k) => Some(position(k)?),
+        };
+        Some((scan, InScan { key_axes, keep, vars, columns }))
     }
 }
 
@@ -359,6 +437,11 @@ impl Scratch {
     }
 }
 
+/// A column as Float64 values.
+fn f64s(column: &ArrayRef) -> Result<Float64Array> {
+    Ok(cast(column, &DataType::Float64)?.as_primitive::<Float64Type>().clone())
+}
+
 /// floor() as an integer, without libm (callers check that |x| < 1e15).
 fn floor_int(x: f64) -> i64 {
     let t = x as i64; // toward zero: one less below zero unless exact
@@ -390,9 +473,8 @@ impl Bins {
 
     /// Adds a batch; returns the rows that went to the map. `scratch` is reused across batches.
     fn add(&mut self, batch: &RecordBatch, b: &Binning, scratch: &mut Scratch) -> Result<usize> {
-        let f64s = |i: usize| -> Result<Float64Array> { Ok(cast(batch.column(i), &DataType::Float64)?.as_primitive::<Float64Type>().clone()) };
-        let keys: Vec<Float64Array> = b.keys.iter().map(|&k| f64s(k)).collect::<Result<_>>()?;
-        let vars: Vec<Float64Array> = b.vars.iter().map(|&v| f64s(v)).collect::<Result<_>>()?;
+        let keys: Vec<Float64Array> = b.keys.iter().map(|&k| f64s(batch.column(k))).collect::<Result<_>>()?;
+        let vars: Vec<Float64Array> = b.vars.iter().map(|&v| f64s(batch.column(v))).collect::<Result<_>>()?;
         // Once the block holds the keys (after the first batches), one pass finds every bin.
         if self.fill_cells(&keys, &mut scratch.cells) > 0 {
             let bounds: Vec<(i64, i64)> = (0..2).map(|d| keys.get(d).map_or((0, 0), key_bounds)).collect();
@@ -400,7 +482,64 @@ impl Bins {
                 self.fill_cells(&keys, &mut scratch.cells);
             }
         }
-        scratch.select(b.keep.and_then(|k| batch.column(k).logical_nulls()).as_ref(), batch.num_rows());
+        let keep = b.keep.and_then(|k| batch.column(k).logical_nulls());
+        let outside = self.accumulate(scratch, keep.as_ref(), &vars);
+        for &row in &outside {
+            let part = |d: usize| -> KeyPart { keys.get(d).map_or(Some(0), |k| k.is_valid(row).then(|| k.value(row).floor().to_bits())) };
+            self.add_outside([part(0), part(1)], &vars, row);
+        }
+        Ok(outside.len())
+    }
+
+    /// Adds a unit the grid scan decoded: the keys are floor() of its axes `key_axes`
+    /// (canonical numbers, depth to lon), `keep` and `vars` index its arrays. Returns the
+    /// cells that went to the map.
+    fn add_decoded(&mut self, unit: &DecodedUnit, on: &InScan, scratch: &mut Scratch) -> Result<usize> {
+        let vars: Vec<Float64Array> = on.vars.iter().map(|&v| f64s(&unit.vars[v])).collect::<Result<_>>()?;
+        let floors: Vec<Vec<Option<i64>>> =
+            on.key_axes.iter().map(|&a| unit.axes[a].iter().map(|&x| (x.abs() < 1e15).then(|| floor_int(x))).collect()).collect();
+        let bounds: Vec<(i64, i64)> = (0..2)
+            .map(|d| floors.get(d).map_or((0, 0), |f| f.iter().flatten().fold((i64::MAX, i64::MIN), |(lo, hi), &k| (lo.min(k), hi.max(k)))))
+            .collect();
+        self.grow(&bounds);
+        // Each axis index adds its part to the cell number; a key outside the block adds OFF.
+        const OFF: u64 = 1 << 40;
+        let mut part: [Vec<u64>; 4] = std::array::from_fn(|a| vec![0; unit.axes[a].len()]);
+        let stride = [self.len[1], 1];
+        for (d, &a) in on.key_axes.iter().enumerate() {
+            for (p, f) in part[a].iter_mut().zip(&floors[d]) {
+                let offset = f.map(|k| k.wrapping_sub(self.lo[d])).filter(|&o| (o as u64) < self.len[d] as u64);
+                *p += offset.map_or(OFF, |o| (o * stride[d]) as u64);
+            }
+        }
+        scratch.cells.clear();
+        for t in &part[0] {
+            for d in &part[1] {
+                for y in &part[2] {
+                    let base = t + d + y;
+                    scratch.cells.extend(part[3].iter().map(|x| u32::try_from(base + x).unwrap_or(NO_CELL)));
+                }
+            }
+        }
+        let keep = on.keep.and_then(|k| unit.vars[k].logical_nulls());
+        let outside = self.accumulate(scratch, keep.as_ref(), &vars);
+        let n = unit.axes.each_ref().map(Vec::len);
+        for &row in &outside {
+            let at = [row / (n[1] * n[2] * n[3]), row / (n[2] * n[3]) % n[1], row / n[3] % n[2], row % n[3]];
+            let part = |d: usize| -> KeyPart { on.key_axes.get(d).map_or(Some(0), |&a| Some(unit.axes[a][at[a]].floor().to_bits())) };
+            self.add_outside([part(0), part(1)], &vars, row);
+        }
+        Ok(outside.len())
+    }
+
+    /// Adds the rows (those `keep` has as valid) to the bins `scratch.cells` gives them;
+    /// returns the rows that have no bin in the block.
+    fn accumulate(&mut self, scratch: &mut Scratch, keep: Option<&NullBuffer>, vars: &[Float64Array]) -> Vec<usize> {
+        if self.min.is_empty() && !scratch.cells.contains(&NO_CELL) {
+            self.accumulate_dense(&scratch.cells, keep, vars);
+            return Vec::new();
+        }
+        scratch.select(keep, scratch.cells.len());
         let (cells, rows) = (&scratch.cells, &scratch.rows);
         let mut outside = Vec::new();
         for &row in rows {
@@ -426,10 +565,27 @@ impl Bins {
                 }
             }
         }
-        for &row in &outside {
-            self.add_outside(&keys, &vars, row);
+        outside
+    }
+
+    /// [`Bins::accumulate`] when every row has a bin and no min/max is kept: one pass per
+    /// statistic over all rows, without branches (a NULL adds 0 and counts 0).
+    fn accumulate_dense(&mut self, cells: &[u32], keep: Option<&NullBuffer>, vars: &[Float64Array]) {
+        let valid = |nulls: Option<&NullBuffer>, k: usize| nulls.is_none_or(|n| n.is_valid(k));
+        let keep = keep.filter(|n| n.null_count() > 0);
+        for (k, &cell) in cells.iter().enumerate() {
+            self.rows[cell as usize] += u64::from(valid(keep, k));
         }
-        Ok(outside.len())
+        for (v, values) in vars.iter().enumerate() {
+            let nulls = NullBuffer::union(keep, values.nulls());
+            let nulls = nulls.as_ref().filter(|n| n.null_count() > 0);
+            let (count, sum) = (&mut self.count[v], &mut self.sum[v]);
+            for (k, (&cell, &x)) in cells.iter().zip(values.values().iter()).enumerate() {
+                let ok = valid(nulls, k);
+                count[cell as usize] += u64::from(ok);
+                sum[cell as usize] += if ok { x } else { 0.0 };
+            }
+        }
     }
 
     /// The dense bin of each row of `keys`, `NO_CELL` where it has none; returns how many
@@ -451,9 +607,8 @@ impl Bins {
     }
 
     /// A row whose bin is not in the dense block.
-    fn add_outside(&mut self, keys: &[Float64Array], vars: &[Float64Array], row: usize) {
-        let part = |d: usize| -> KeyPart { keys.get(d).map_or(Some(0), |k| k.is_valid(row).then(|| k.value(row).floor().to_bits())) };
-        let g = self.other.entry([part(0), part(1)]).or_insert_with(|| GroupStats::new(vars.len()));
+    fn add_outside(&mut self, key: [KeyPart; 2], vars: &[Float64Array], row: usize) {
+        let g = self.other.entry(key).or_insert_with(|| GroupStats::new(vars.len()));
         g.rows += 1;
         for (s, values) in g.vars.iter_mut().zip(vars) {
             if values.is_valid(row) {
@@ -592,6 +747,30 @@ mod tests {
             .collect();
         groups.sort_by(|a, b| a.0.total_cmp(&b.0));
         assert_eq!(groups, vec![(-1.0, 1, 32.0), (0.0, 3, 69.0), (1.0, 1, 2.0), (3.0, 1, 8.0), (5e6, 1, 16.0)]);
+    }
+
+    #[test]
+    fn units_of_a_grid_scan_bin_by_their_axes_and_odd_coordinates_go_to_the_map() {
+        // lat 0.5, NaN, 2e15 (outside the block: too large) x lon -0.5, 0.5; v = 1..6; v NULL at 2.
+        let v = Float64Array::from(vec![Some(1.0), None, Some(3.0), Some(4.0), Some(5.0), Some(6.0)]);
+        let unit = DecodedUnit { axes: [vec![f64::NAN], vec![f64::NAN], vec![0.5, f64::NAN, 2e15], vec![-0.5, 0.5]], vars: vec![Arc::new(v)] };
+        let on = InScan { key_axes: vec![2, 3], keep: None, vars: vec![0], columns: vec![7] };
+        let (mut bins, mut scratch) = (Bins::new(2, 1, false), Scratch::default());
+        assert_eq!(bins.add_decoded(&unit, &on, &mut scratch).unwrap(), 4);
+        let on_keep = InScan { keep: Some(0), ..on };
+        assert_eq!(bins.add_decoded(&unit, &on_keep, &mut scratch).unwrap(), 4);
+        let key = |k: &ScalarValue| match k {
+            ScalarValue::Float64(Some(x)) => *x,
+            other => panic!("key {other:?}"),
+        };
+        let mut groups: Vec<(f64, f64, u64, u64, f64)> =
+            bins.groups().iter().map(|(k, g)| (key(&k[0]), key(&k[1]), g.rows, g.vars[0].count, g.vars[0].sum)).collect();
+        groups.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        // Each unit twice: rows 2 + 2 (NULL v kept) / 2 + 1 (skipped with `keep`), sums doubled.
+        let want = vec![(0.0, -1.0, 2, 2, 2.0), (0.0, 0.0, 1, 0, 0.0), (2e15, -1.0, 2, 2, 10.0), (2e15, 0.0, 2, 2, 12.0)];
+        assert_eq!(groups[..4], want[..]);
+        assert!(groups[4].0.is_nan() && groups[5].0.is_nan());
+        assert_eq!((groups[4].2 + groups[5].2, groups[4].4 + groups[5].4), (4, 14.0));
     }
 
     #[test]

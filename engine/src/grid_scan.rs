@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{ArrayRef, DictionaryArray, Float64Array, Int32Array, StringArray, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{Int32Type, SchemaRef};
@@ -16,6 +16,7 @@ use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, Time};
 use datafusion::physical_plan::statistics::StatisticsArgs;
+use futures::stream::BoxStream;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
@@ -24,7 +25,7 @@ use oceanql_connectors::{GridInfo, GridReader, Slab, VarInfo, decode};
 
 use crate::grid_table::{GridColumn, GridProduct};
 use crate::provenance::Provenance;
-use crate::scan_stream::{UnitReader, split, unit_stream};
+use crate::scan_stream::{UnitReader, read_units, split, unit_stream};
 use crate::tile_stats::{StatsSplit, TileStat, TileStatsSource, stat_positions, tile_stat};
 use crate::near::{Bounds, NearScan, NearSlot, units_near};
 use crate::window::{Ranges, Window};
@@ -137,6 +138,53 @@ impl GridScanExec {
 
     fn columns(&self) -> Vec<GridColumn> {
         self.projection.iter().map(|&i| self.product.columns[i]).collect()
+    }
+
+    /// The grid column of output column `i`.
+    pub fn output_column(&self, i: usize) -> Option<GridColumn> {
+        self.projection.get(i).map(|&p| self.product.columns[p])
+    }
+
+    /// Whether every unit is read whole: no row limit, no pruning by a join's other side
+    /// (what an aggregate inside the scan, [`GridScanExec::execute_decoded`], needs).
+    pub fn reads_all_units(&self) -> bool {
+        self.limit.is_none() && self.near.is_none()
+    }
+
+    /// Reads a partition's units as the decoded arrays of output columns `vars` (variables
+    /// only) with the slabs' axis values, instead of record batches with coordinate columns.
+    pub fn execute_decoded(&self, partition: usize, context: Arc<TaskContext>, vars: &[usize]) -> Result<BoxStream<'static, Result<DecodedUnit>>> {
+        let Some(units) = self.partitions.get(partition).cloned() else {
+            return internal_err!("GridScanExec: partition {partition} out of range");
+        };
+        let columns: Option<Vec<GridColumn>> = vars.iter().map(|&i| self.output_column(i).filter(|c| matches!(c, GridColumn::Var(_)))).collect();
+        let Some(columns) = columns else {
+            return internal_err!("GridScanExec: decoded read of a coordinate column");
+        };
+        crate::distributed::note_worker(&self.metrics, partition, &context);
+        let reader = Arc::new(Mutex::new(PartitionReader::new(self, partition, columns, self.schema.clone())));
+        let read = move |unit: Unit| match reader.lock() {
+            Ok(mut r) => r.decoded(&unit),
+            Err(_) => internal_err!("GridScanExec: a previous read panicked"),
+        };
+        Ok(read_units(units, None, |d: &DecodedUnit| d.len(), read))
+    }
+}
+
+/// The decoded variables of one unit and its slab's axis values (time: NaN, depth: NaN
+/// when the grid has none): cell `k` of every array is at (t, d, y, x) in row-major order.
+pub struct DecodedUnit {
+    pub axes: [Vec<f64>; 4],
+    pub vars: Vec<ArrayRef>,
+}
+
+impl DecodedUnit {
+    pub fn len(&self) -> usize {
+        self.axes.iter().map(Vec::len).product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -330,18 +378,7 @@ impl ExecutionPlan for GridScanExec {
         crate::distributed::note_worker(&self.metrics, partition, &context);
         let pruned = MetricBuilder::new(&self.metrics).counter("slabs_pruned_by_join", partition);
         let units = units_near(units, self.near.as_ref(), pruned, |u| slab_bounds(&self.product.granules[u.granule], &u.slab));
-        let m = MetricBuilder::new(&self.metrics);
-        let reader = PartitionReader {
-            product: self.product.clone(),
-            columns: self.columns(),
-            schema: self.schema.clone(),
-            current: None,
-            granules_read: m.clone().counter("granules_read", partition),
-            chunks_read: MetricBuilder::new(&self.metrics).counter("chunks_read", partition),
-            bytes_read: MetricBuilder::new(&self.metrics).counter("bytes_read", partition),
-            rows: MetricBuilder::new(&self.metrics).counter("rows_decoded", partition),
-            decode_time: MetricBuilder::new(&self.metrics).subset_time("decode_time", partition),
-        };
+        let reader = PartitionReader::new(self, partition, self.columns(), self.schema.clone());
         Ok(unit_stream(self.schema.clone(), units, self.limit, reader))
     }
 }
@@ -360,6 +397,55 @@ struct PartitionReader {
 }
 
 impl PartitionReader {
+    fn new(scan: &GridScanExec, partition: usize, columns: Vec<GridColumn>, schema: SchemaRef) -> Self {
+        let counter = |name: &'static str| MetricBuilder::new(&scan.metrics).counter(name, partition);
+        PartitionReader {
+            product: scan.product.clone(),
+            columns,
+            schema,
+            current: None,
+            granules_read: counter("granules_read"),
+            chunks_read: counter("chunks_read"),
+            bytes_read: counter("bytes_read"),
+            rows: counter("rows_decoded"),
+            decode_time: MetricBuilder::new(&scan.metrics).subset_time("decode_time", partition),
+        }
+    }
+
+    /// The unit's variables decoded (the reader's columns are all variables), with its axes.
+    fn decoded(&mut self, unit: &Unit) -> Result<DecodedUnit> {
+        let decode_time = self.decode_time.clone();
+        let _timer = decode_time.timer();
+        let product = self.product.clone();
+        let info = &product.granules[unit.granule];
+        let reader = self.reader_for(unit)?;
+        let mut vars = Vec::with_capacity(self.columns.len());
+        for col in &self.columns {
+            let (GridColumn::Var(i), Some(reader)) = (col, reader.as_ref()) else {
+                return internal_err!("GridScanExec: decoded read of a coordinate column");
+            };
+            vars.push(self.read_var(reader.as_ref(), &product.first().vars[*i], &unit.slab)?);
+        }
+        let ([_, d0, y0, x0], [nt, nd, ny, nx]) = (unit.slab.start, unit.slab.count);
+        let depth = match &info.depth {
+            Some(depth) => depth[d0..d0 + nd].to_vec(),
+            None => vec![f64::NAN; nd],
+        };
+        let axes = [vec![f64::NAN; nt], depth, info.lat[y0..y0 + ny].to_vec(), info.lon[x0..x0 + nx].to_vec()];
+        self.rows.add(unit.slab.len());
+        Ok(DecodedUnit { axes, vars })
+    }
+
+    /// The unit's granule, opened (and counted) when the reader reads variables.
+    fn reader_for(&mut self, unit: &Unit) -> Result<Option<Arc<dyn GridReader>>> {
+        if !self.needs_data() {
+            return Ok(None);
+        }
+        self.chunks_read.add(unit.new_chunks as usize);
+        self.granules_read.add(usize::from(unit.first_of_granule));
+        self.open(unit.granule).map(Some)
+    }
+
     fn needs_data(&self) -> bool {
         self.columns.iter().any(|c| matches!(c, GridColumn::Var(_)))
     }
@@ -384,13 +470,7 @@ impl UnitReader<Unit> for PartitionReader {
         let _timer = decode_time.timer();
         let product = self.product.clone();
         let info = &product.granules[unit.granule];
-        let reader = if self.needs_data() {
-            self.chunks_read.add(unit.new_chunks as usize);
-            self.granules_read.add(usize::from(unit.first_of_granule));
-            Some(self.open(unit.granule)?)
-        } else {
-            None
-        };
+        let reader = self.reader_for(unit)?;
         let slab = &unit.slab;
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
         for col in &self.columns {

@@ -118,7 +118,6 @@ impl GridProduct {
                 granule: g.granule.clone(),
                 time: g.time_axis.clone().unwrap_or_else(|| vec![i64::MIN]),
                 has_time: g.time_axis.is_some(),
-                size_bytes: g.version.size,
                 ..first.clone()
             })
             .collect();

@@ -69,30 +69,50 @@ where
     U: Clone + Send + Sync + 'static,
     R: UnitReader<U>,
 {
-    let limit = limit.unwrap_or(usize::MAX);
     let reader = Arc::new(Mutex::new(reader));
-    let state = (reader, units, 0usize, 0usize);
-    let stream = futures::stream::unfold(state, move |(reader, units, next, produced)| async move {
-        if next >= units.len() || produced >= limit {
-            return None;
-        }
-        let unit = units[next].clone();
-        let r = reader.clone();
-        let result = tokio::task::spawn_blocking(move || match r.lock() {
-            Ok(mut r) => r.read(&unit),
-            Err(_) => internal_err!("scan: a previous read panicked"),
-        })
-        .await
-        .map_err(|e| DataFusionError::External(Box::new(e)))
-        .and_then(|r| r);
-        match result {
-            Ok(batch) => {
-                let produced = produced + batch.num_rows();
-                Some((Ok(batch), (reader, units, next + 1, produced)))
+    let read = move |unit: U| match reader.lock() {
+        Ok(mut r) => r.read(&unit),
+        Err(_) => internal_err!("scan: a previous read panicked"),
+    };
+    let stream = read_units(units, limit, RecordBatch::num_rows, read);
+    Box::pin(RecordBatchStreamAdapter::new(schema, stream))
+}
+
+/// Reads `units` in order, one at a time, each on a blocking thread; stops after the first
+/// error, or once the outputs hold `limit` rows (as `rows` counts them).
+pub fn read_units<U, T, F>(
+    units: Arc<Vec<U>>,
+    limit: Option<usize>,
+    rows: fn(&T) -> usize,
+    read: F,
+) -> futures::stream::BoxStream<'static, Result<T>>
+where
+    U: Clone + Send + Sync + 'static,
+    T: Send + 'static,
+    F: Fn(U) -> Result<T> + Clone + Send + Sync + 'static,
+{
+    let limit = limit.unwrap_or(usize::MAX);
+    let state = (units, 0usize, 0usize);
+    futures::stream::unfold(state, move |(units, next, produced)| {
+        let read = read.clone();
+        async move {
+            if next >= units.len() || produced >= limit {
+                return None;
             }
-            Err(e) => Some((Err(e), (reader, units, usize::MAX, produced))),
+            let unit = units[next].clone();
+            let result = tokio::task::spawn_blocking(move || read(unit))
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))
+                .and_then(|r| r);
+            match result {
+                Ok(out) => {
+                    let produced = produced + rows(&out);
+                    Some((Ok(out), (units, next + 1, produced)))
+                }
+                Err(e) => Some((Err(e), (units, usize::MAX, produced))),
+            }
         }
     })
-    .fuse();
-    Box::pin(RecordBatchStreamAdapter::new(schema, stream))
+    .fuse()
+    .boxed()
 }
