@@ -16,6 +16,7 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
 use datafusion::common::{exec_datafusion_err, internal_err};
 use datafusion::error::Result;
+use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_expr::expressions::{CastExpr, Column, IsNotNullExpr, Literal};
@@ -300,6 +301,7 @@ impl ExecutionPlan for BinAggregateExec {
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let reservation = MemoryConsumer::new(format!("BinAggregateExec[{partition}]")).register(context.memory_pool());
         let input = match self.in_scan() {
             // Under a round-robin repartition, the scan's partitions are the first ones.
             Some((scan, on)) if partition >= scan.properties().partitioning.partition_count() => {
@@ -321,6 +323,7 @@ impl ExecutionPlan for BinAggregateExec {
                         let batch = batch?;
                         let _timer = baseline.elapsed_compute().timer();
                         spilled.add(bins.add(&batch, &binning, &mut scratch)?);
+                        reservation.try_resize(bins.memory())?;
                     }
                 }
                 Input::Decoded(mut units, on) => {
@@ -328,6 +331,7 @@ impl ExecutionPlan for BinAggregateExec {
                         let unit = unit?;
                         let _timer = baseline.elapsed_compute().timer();
                         spilled.add(bins.add_decoded(&unit, &on, &mut scratch)?);
+                        reservation.try_resize(bins.memory())?;
                     }
                 }
             }
@@ -659,6 +663,15 @@ impl Bins {
         (self.lo, self.len) = (lo, len);
     }
 
+    /// Bytes held: the dense block's arrays and the map's groups (about), which the node
+    /// reserves from the session's memory pool (`oceanql serve --memory-limit`).
+    fn memory(&self) -> usize {
+        let floats: usize = self.sum.iter().chain(&self.min).chain(&self.max).map(Vec::len).sum();
+        let block = self.rows.len() + self.count.iter().map(Vec::len).sum::<usize>() + floats;
+        let group = std::mem::size_of::<([KeyPart; 2], GroupStats)>() + self.count.len() * std::mem::size_of::<VarStats>();
+        block * 8 + self.other.capacity() * group
+    }
+
     /// Every bin with rows: its keys (floor values), its statistics.
     fn groups(&self) -> Vec<(Vec<ScalarValue>, GroupStats)> {
         let mut out = Vec::new();
@@ -771,6 +784,34 @@ mod tests {
         assert_eq!(groups[..4], want[..]);
         assert!(groups[4].0.is_nan() && groups[5].0.is_nan());
         assert_eq!((groups[4].2 + groups[5].2, groups[4].4 + groups[5].4), (4, 14.0));
+    }
+
+    #[tokio::test]
+    async fn bins_are_reserved_from_the_memory_pool_and_a_small_pool_stops_the_query() {
+        use datafusion::execution::memory_pool::GreedyMemoryPool;
+        use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+        use datafusion::physical_plan::test::TestMemoryExec;
+        // Keys 0 and 500,000: a dense block of 500,001 bins (3 arrays of 8 bytes: 12 MB).
+        let input = batch(&[0.5, 500_000.5], &[1.0, 2.0]);
+        let run = |limit: usize| {
+            let input = input.clone();
+            async move {
+                let memory = TestMemoryExec::try_new_exec(&[vec![input.clone()]], input.schema(), None).unwrap();
+                let b = Binning { keys: vec![0], keep: None, vars: vec![1], kinds: vec![StateKind::Sum(0)] };
+                let out = Arc::new(Schema::new(vec![
+                    datafusion::arrow::datatypes::Field::new("k", DataType::Float64, true),
+                    datafusion::arrow::datatypes::Field::new("s", DataType::Float64, true),
+                ]));
+                let node = BinAggregateExec::new(memory, b, out, String::new());
+                let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(GreedyMemoryPool::new(limit))).build_arc().unwrap();
+                let ctx = Arc::new(TaskContext::default().with_runtime(runtime));
+                datafusion::physical_plan::common::collect(node.execute(0, ctx).unwrap()).await
+            }
+        };
+        let err = run(1 << 20).await.unwrap_err().to_string();
+        assert!(err.contains("BinAggregateExec[0]") && err.contains("Resources exhausted"), "{err}");
+        let rows: usize = run(64 << 20).await.unwrap().iter().map(RecordBatch::num_rows).sum();
+        assert_eq!(rows, 2);
     }
 
     #[test]
