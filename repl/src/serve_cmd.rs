@@ -60,10 +60,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     run_catalog(&ctx, &args.files, &args.commands).await?;
     let tables: Vec<String> = catalog::tables(&ctx).await?.into_iter().map(|t| t.name).collect();
     let scheme = if config.tls.is_some() { "grpc+tls" } else { "grpc" };
+    // Written, not println!: a reader (a test, a supervisor) that closes the pipe after the
+    // first line must not make the server panic on the second (it did: "transport error").
     let ready = |addr: std::net::SocketAddr| {
-        println!("OceanQL Flight SQL server listening on {scheme}://{addr}");
-        println!("tables: {}", if tables.is_empty() { "(none)".to_string() } else { tables.join(", ") });
-        let _ = std::io::stdout().flush();
+        let mut out = std::io::stdout();
+        let listed = if tables.is_empty() { "(none)".to_string() } else { tables.join(", ") };
+        let _ = writeln!(out, "OceanQL Flight SQL server listening on {scheme}://{addr}\ntables: {listed}").and_then(|_| out.flush());
     };
     oceanql_flight::serve(config, ctx, ready).await.map_err(|e| usage(e.to_string()))
 }

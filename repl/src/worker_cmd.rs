@@ -65,9 +65,10 @@ pub async fn context(args: &WorkersArgs, url_table: bool) -> Result<SessionConte
 pub async fn run(args: WorkerArgs) -> Result<()> {
     let ctx = oceanql_engine::session::create_context()?;
     run_catalog(&ctx, &args.files, &args.commands).await?;
+    // Written, not println!: a reader that closed the pipe after the first line must not stop the worker.
     let ready = |addr: std::net::SocketAddr| {
-        println!("OceanQL worker listening on {addr}");
-        let _ = std::io::stdout().flush();
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "OceanQL worker listening on {addr}").and_then(|_| out.flush());
     };
     serve_worker(&args.bind, ctx, ready).await.map_err(|e| usage(e.to_string()))
 }

@@ -262,7 +262,9 @@ fn workers_file_lists_the_workers_and_serve_coordinates() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let first = BufReader::new(serve.stdout.take().unwrap()).lines().next().and_then(|l| l.ok()).unwrap_or_default();
+    // The pipe stays open while the server runs (it writes a second line).
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let first = lines.next().and_then(|l| l.ok()).unwrap_or_default();
     let uri = first.rsplit(' ').next().unwrap_or("").to_string();
     let out = oceanql(demo(), &["--connect", &uri, "--format", "csv", "-c", sql]);
     let _ = serve.kill();
