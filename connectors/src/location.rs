@@ -75,24 +75,59 @@ pub fn version(path: &str) -> Result<(u64, i64)> {
 fn add_version(path: &Path, total: &mut (u64, i64)) -> std::io::Result<()> {
     let meta = std::fs::metadata(path)?;
     if meta.is_dir() {
-        return add_dir_version(path, total);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let dir = dir_version(path, threads)?;
+        *total = (total.0 + dir.0, total.1.max(dir.1));
+        return Ok(());
     }
     add_file_version(&meta, total)
 }
 
 /// The files under a directory: entry types from the listing and `stat` relative to the
-/// directory, so a Zarr store of thousands of chunks costs one cheap call per chunk.
-fn add_dir_version(dir: &Path, total: &mut (u64, i64)) -> std::io::Result<()> {
+/// directory, so a Zarr store of thousands of chunks costs one cheap call per chunk. The tree
+/// is listed level by level until a level has enough directories to share between `threads`
+/// threads, which walk them.
+fn dir_version(dir: &Path, threads: usize) -> std::io::Result<(u64, i64)> {
+    let mut total = (0u64, 0i64);
+    let mut level = vec![dir.to_path_buf()];
+    while !level.is_empty() && (threads < 2 || level.len() < 4 * threads) {
+        let mut next = Vec::new();
+        for d in &level {
+            next.extend(list_dir(d, &mut total)?);
+        }
+        level = next;
+    }
+    let walk = |dirs: &[std::path::PathBuf]| -> std::io::Result<(u64, i64)> {
+        let mut total = (0u64, 0i64);
+        let mut stack = dirs.to_vec();
+        while let Some(d) = stack.pop() {
+            stack.extend(list_dir(&d, &mut total)?);
+        }
+        Ok(total)
+    };
+    let parts: Vec<std::io::Result<(u64, i64)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = level.chunks(level.len().div_ceil(threads).max(1)).map(|part| s.spawn(move || walk(part))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("a directory walk panicked")))).collect()
+    });
+    for part in parts {
+        let (size, modified) = part?;
+        total = (total.0 + size, total.1.max(modified));
+    }
+    Ok(total)
+}
+
+/// Adds the files of one directory to `total`; returns its subdirectories.
+fn list_dir(dir: &Path, total: &mut (u64, i64)) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut subdirs = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        let meta = entry.metadata()?;
-        if meta.is_dir() {
-            add_dir_version(&entry.path(), total)?;
+        if entry.file_type()?.is_dir() {
+            subdirs.push(entry.path());
         } else {
-            add_file_version(&meta, total)?;
+            add_file_version(&entry.metadata()?, total)?;
         }
     }
-    Ok(())
+    Ok(subdirs)
 }
 
 fn add_file_version(meta: &std::fs::Metadata, total: &mut (u64, i64)) -> std::io::Result<()> {
@@ -250,4 +285,39 @@ async fn is_zarr_prefix(os: &dyn ObjectStore, prefix: &ObjectPath) -> std::resul
 /// Whether a directory is a Zarr store (v2 or v3 metadata at its root).
 pub fn looks_like_zarr(path: &Path) -> bool {
     path.is_dir() && ["zarr.json", ".zgroup", ".zarray", ".zmetadata"].iter().any(|m| path.join(m).is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_of_a_directory_sums_every_file_under_it() {
+        let root = std::env::temp_dir().join(format!("oceanql-version-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        // A store-like tree: 3 levels of directories, 40 x 3 leaves with files of k bytes.
+        let mut want = (0u64, 0i64);
+        for t in 0..40 {
+            for y in 0..3 {
+                let d = root.join("c").join(t.to_string()).join(y.to_string());
+                std::fs::create_dir_all(&d).unwrap();
+                let k = t * 3 + y + 1;
+                std::fs::write(d.join("0"), vec![0u8; k]).unwrap();
+                let meta = std::fs::metadata(d.join("0")).unwrap();
+                let modified = meta.modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64;
+                want = (want.0 + k as u64, want.1.max(modified));
+            }
+        }
+        std::fs::write(root.join("zarr.json"), b"{}").unwrap();
+        want.0 += 2;
+        let modified = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64;
+        want.1 = want.1.max(modified(&root.join("zarr.json")));
+        for threads in [1, 2, 3] {
+            assert_eq!(dir_version(&root, threads).unwrap(), want, "{threads} threads");
+        }
+        assert_eq!(version(root.to_str().unwrap()).unwrap(), want);
+        let missing = root.join("nowhere");
+        assert!(version(missing.to_str().unwrap()).unwrap_err().to_string().contains("nowhere"));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

@@ -36,6 +36,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde_json::{Value, json};
 
+use crate::cell_stack::{Stack, Stacks};
 use crate::grid_scan::{DecodedUnit, GridScanExec};
 use crate::grid_table::GridColumn;
 use crate::stats_aggregate::{GroupStats, StateKind, plain_group_by, state_batch};
@@ -327,12 +328,18 @@ impl ExecutionPlan for BinAggregateExec {
                     }
                 }
                 Input::Decoded(mut units, on) => {
+                    let mut stacks = Stacks::new(binning.vars.len(), minmax);
                     while let Some(unit) = units.next().await {
                         let unit = unit?;
                         let _timer = baseline.elapsed_compute().timer();
-                        spilled.add(bins.add_decoded(&unit, &on, &mut scratch)?);
-                        reservation.try_resize(bins.memory())?;
+                        if Bins::stack(&unit, &on, &mut stacks)? {
+                            spilled.add(bins.bin_stacks(&mut stacks, &on, &mut scratch));
+                        }
+                        reservation.try_resize(bins.memory() + stacks.memory())?;
                     }
+                    let _timer = baseline.elapsed_compute().timer();
+                    spilled.add(bins.bin_stacks(&mut stacks, &on, &mut scratch));
+                    reservation.try_resize(bins.memory())?;
                 }
             }
             let _timer = baseline.elapsed_compute().timer();
@@ -495,45 +502,87 @@ impl Bins {
         Ok(outside.len())
     }
 
-    /// Adds a unit the grid scan decoded: the keys are floor() of its axes `key_axes`
-    /// (canonical numbers, depth to lon), `keep` and `vars` index its arrays. Returns the
-    /// cells that went to the map.
-    fn add_decoded(&mut self, unit: &DecodedUnit, on: &InScan, scratch: &mut Scratch) -> Result<usize> {
+    /// Adds a unit the grid scan decoded to the stack of its slab (`on.keep` and `on.vars`
+    /// index its arrays); whether the stacks should be binned now.
+    fn stack(unit: &DecodedUnit, on: &InScan, stacks: &mut Stacks) -> Result<bool> {
         let vars: Vec<Float64Array> = on.vars.iter().map(|&v| f64s(&unit.vars[v])).collect::<Result<_>>()?;
+        let keep = on.keep.and_then(|k| unit.vars[k].logical_nulls());
+        Ok(stacks.add(unit, keep.as_ref(), &vars))
+    }
+
+    /// Bins the stacks (leaving none): the keys are floor() of their axes `on.key_axes`
+    /// (canonical numbers, depth to lon). Returns the cells that went to the map.
+    fn bin_stacks(&mut self, stacks: &mut Stacks, on: &InScan, scratch: &mut Scratch) -> usize {
+        let mut outside = 0;
+        for stack in stacks.take() {
+            self.slab_cells(&stack.axes, &on.key_axes, &mut scratch.cells);
+            outside += self.merge_stack(&stack, &scratch.cells, &on.key_axes);
+        }
+        outside
+    }
+
+    /// The bin of each cell of a slab (depth, lat, lon values) in `cells`, `NO_CELL` where
+    /// it has none in the block (grown to the slab's keys when it can be).
+    fn slab_cells(&mut self, axes: &[Vec<f64>; 3], key_axes: &[usize], cells: &mut Vec<u32>) {
         let floors: Vec<Vec<Option<i64>>> =
-            on.key_axes.iter().map(|&a| unit.axes[a].iter().map(|&x| (x.abs() < 1e15).then(|| floor_int(x))).collect()).collect();
+            key_axes.iter().map(|&a| axes[a - 1].iter().map(|&x| (x.abs() < 1e15).then(|| floor_int(x))).collect()).collect();
         let bounds: Vec<(i64, i64)> = (0..2)
             .map(|d| floors.get(d).map_or((0, 0), |f| f.iter().flatten().fold((i64::MAX, i64::MIN), |(lo, hi), &k| (lo.min(k), hi.max(k)))))
             .collect();
         self.grow(&bounds);
         // Each axis index adds its part to the cell number; a key outside the block adds OFF.
         const OFF: u64 = 1 << 40;
-        let mut part: [Vec<u64>; 4] = std::array::from_fn(|a| vec![0; unit.axes[a].len()]);
+        let mut part: [Vec<u64>; 3] = std::array::from_fn(|a| vec![0; axes[a].len()]);
         let stride = [self.len[1], 1];
-        for (d, &a) in on.key_axes.iter().enumerate() {
-            for (p, f) in part[a].iter_mut().zip(&floors[d]) {
+        for (d, &a) in key_axes.iter().enumerate() {
+            for (p, f) in part[a - 1].iter_mut().zip(&floors[d]) {
                 let offset = f.map(|k| k.wrapping_sub(self.lo[d])).filter(|&o| (o as u64) < self.len[d] as u64);
                 *p += offset.map_or(OFF, |o| (o * stride[d]) as u64);
             }
         }
-        scratch.cells.clear();
-        for t in &part[0] {
-            for d in &part[1] {
-                for y in &part[2] {
-                    let base = t + d + y;
-                    scratch.cells.extend(part[3].iter().map(|x| u32::try_from(base + x).unwrap_or(NO_CELL)));
-                }
+        cells.clear();
+        for d in &part[0] {
+            for y in &part[1] {
+                let base = d + y;
+                cells.extend(part[2].iter().map(|x| u32::try_from(base + x).unwrap_or(NO_CELL)));
             }
         }
-        let keep = on.keep.and_then(|k| unit.vars[k].logical_nulls());
-        let outside = self.accumulate(scratch, keep.as_ref(), &vars);
-        let n = unit.axes.each_ref().map(Vec::len);
-        for &row in &outside {
-            let at = [row / (n[1] * n[2] * n[3]), row / (n[2] * n[3]) % n[1], row / n[3] % n[2], row % n[3]];
-            let part = |d: usize| -> KeyPart { on.key_axes.get(d).map_or(Some(0), |&a| Some(unit.axes[a][at[a]].floor().to_bits())) };
-            self.add_outside([part(0), part(1)], &vars, row);
+    }
+
+    /// Adds a stack's cells to their bins `cells`; returns the cells that went to the map.
+    fn merge_stack(&mut self, stack: &Stack, cells: &[u32], key_axes: &[usize]) -> usize {
+        let minmax = !self.min.is_empty();
+        let mut outside = 0;
+        for (k, (&cell, &rows)) in cells.iter().zip(&stack.rows).enumerate().filter(|(_, (_, r))| **r > 0) {
+            let var = |v: usize| {
+                let s = &stack.vars[v];
+                let (min, max) = if minmax { (s.min[k], s.max[k]) } else { (f64::NAN, f64::NAN) };
+                VarStats { count: u64::from(s.count[k]), sum: s.sum[k], min, max }
+            };
+            if cell == NO_CELL {
+                let n = stack.axes.each_ref().map(Vec::len);
+                let at = [k / (n[1] * n[2]), k / n[2] % n[1], k % n[2]];
+                let part = |d: usize| -> KeyPart { key_axes.get(d).map_or(Some(0), |&a| Some(stack.axes[a - 1][at[a - 1]].floor().to_bits())) };
+                let g = self.other.entry([part(0), part(1)]).or_insert_with(|| GroupStats::new(stack.vars.len()));
+                g.rows += u64::from(rows);
+                g.vars.iter_mut().enumerate().for_each(|(v, s)| merge(s, &var(v), minmax));
+                outside += 1;
+                continue;
+            }
+            let cell = cell as usize;
+            self.rows[cell] += u64::from(rows);
+            for v in 0..stack.vars.len() {
+                let s = var(v);
+                if minmax && s.count > 0 {
+                    let first = self.count[v][cell] == 0;
+                    min_max(&mut self.min[v][cell], &mut self.max[v][cell], s.min, first);
+                    min_max(&mut self.min[v][cell], &mut self.max[v][cell], s.max, false);
+                }
+                self.count[v][cell] += s.count;
+                self.sum[v][cell] += s.sum;
+            }
         }
-        Ok(outside.len())
+        outside
     }
 
     /// Adds the rows (those `keep` has as valid) to the bins `scratch.cells` gives them;
@@ -711,7 +760,7 @@ fn key_bounds(values: &Float64Array) -> (i64, i64) {
 }
 
 /// Updates a bin's min and max with `x` in DataFusion's float order (NaN above numbers).
-fn min_max(min: &mut f64, max: &mut f64, x: f64, first: bool) {
+pub(crate) fn min_max(min: &mut f64, max: &mut f64, x: f64, first: bool) {
     if first {
         (*min, *max) = (x, x);
         return;
@@ -722,6 +771,20 @@ fn min_max(min: &mut f64, max: &mut f64, x: f64, first: bool) {
     if x.total_cmp(max).is_gt() {
         *max = x;
     }
+}
+
+/// Adds the statistics `o` of some values to a map group's (min and max when `minmax`).
+fn merge(s: &mut VarStats, o: &VarStats, minmax: bool) {
+    if o.count == 0 {
+        return;
+    }
+    if minmax {
+        let first = s.count == 0;
+        min_max(&mut s.min, &mut s.max, o.min, first);
+        min_max(&mut s.min, &mut s.max, o.max, false);
+    }
+    s.count += o.count;
+    s.sum += o.sum;
 }
 
 /// Adds a value to a map group's statistics.
@@ -769,9 +832,12 @@ mod tests {
         let unit = DecodedUnit { axes: [vec![f64::NAN], vec![f64::NAN], vec![0.5, f64::NAN, 2e15], vec![-0.5, 0.5]], vars: vec![Arc::new(v)] };
         let on = InScan { key_axes: vec![2, 3], keep: None, vars: vec![0], columns: vec![7] };
         let (mut bins, mut scratch) = (Bins::new(2, 1, false), Scratch::default());
-        assert_eq!(bins.add_decoded(&unit, &on, &mut scratch).unwrap(), 4);
+        let mut stacks = Stacks::new(1, false);
+        assert!(!Bins::stack(&unit, &on, &mut stacks).unwrap());
+        assert_eq!(bins.bin_stacks(&mut stacks, &on, &mut scratch), 4);
         let on_keep = InScan { keep: Some(0), ..on };
-        assert_eq!(bins.add_decoded(&unit, &on_keep, &mut scratch).unwrap(), 4);
+        assert!(!Bins::stack(&unit, &on_keep, &mut stacks).unwrap());
+        assert_eq!(bins.bin_stacks(&mut stacks, &on_keep, &mut scratch), 4);
         let key = |k: &ScalarValue| match k {
             ScalarValue::Float64(Some(x)) => *x,
             other => panic!("key {other:?}"),
@@ -784,6 +850,33 @@ mod tests {
         assert_eq!(groups[..4], want[..]);
         assert!(groups[4].0.is_nan() && groups[5].0.is_nan());
         assert_eq!((groups[4].2 + groups[5].2, groups[4].4 + groups[5].4), (4, 14.0));
+    }
+
+    #[test]
+    fn time_steps_of_a_slab_stack_cell_by_cell_before_binning() {
+        // Two units of the same slab (lat 0.5, 1.5 x lon 0.25, 0.75), the first with two time
+        // steps; v NULL at one cell. Bins: (0, 0) and (1, 0), 1° wide.
+        let axes = |nt: usize| [vec![f64::NAN; nt], vec![f64::NAN], vec![0.5, 1.5], vec![0.25, 0.75]];
+        let a = Float64Array::from(vec![Some(1.0), Some(2.0), Some(3.0), Some(4.0), Some(-5.0), None, Some(7.0), Some(8.0)]);
+        let b = Float64Array::from(vec![Some(10.0), Some(20.0), Some(30.0), Some(40.0)]);
+        let on = InScan { key_axes: vec![2, 3], keep: None, vars: vec![0], columns: vec![3] };
+        let (mut bins, mut scratch, mut stacks) = (Bins::new(2, 1, true), Scratch::default(), Stacks::new(1, true));
+        for (nt, v) in [(2, a), (1, b)] {
+            let unit = DecodedUnit { axes: axes(nt), vars: vec![Arc::new(v)] };
+            assert!(!Bins::stack(&unit, &on, &mut stacks).unwrap());
+        }
+        assert_eq!(stacks.memory(), 4 * (4 + 4) + 4 * 3 * 8); // one stack of 4 cells
+        assert_eq!(bins.bin_stacks(&mut stacks, &on, &mut scratch), 0);
+        assert_eq!(stacks.memory(), 0);
+        let mut groups: Vec<(Vec<ScalarValue>, u64, VarStats)> = bins.groups().into_iter().map(|(k, g)| (k, g.rows, g.vars[0])).collect();
+        groups.sort_by(|x, y| x.0.partial_cmp(&y.0).unwrap());
+        let f = |x: f64| ScalarValue::Float64(Some(x));
+        // (0, 0): 1, 2, -5, 10, 20 (NULL skipped, its row kept); (1, 0): 3, 4, 7, 8, 30, 40.
+        let want = vec![
+            (vec![f(0.0), f(0.0)], 6, VarStats { count: 5, min: -5.0, max: 20.0, sum: 28.0 }),
+            (vec![f(1.0), f(0.0)], 6, VarStats { count: 6, min: 3.0, max: 40.0, sum: 92.0 }),
+        ];
+        assert_eq!(groups, want);
     }
 
     #[tokio::test]

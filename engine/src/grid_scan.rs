@@ -575,6 +575,8 @@ fn coordinate_column(col: GridColumn, info: &GridInfo, slab: &Slab, _granule: us
 
 impl TileStatsSource for GridScanExec {
     fn split_by_stats(&self, window: &Window, vars: &[&str], accept: &dyn Fn(&TileStat) -> bool) -> Result<Option<StatsSplit>> {
+        // Axis ranges pushed down Exact have no filter left above the scan: they are in its window.
+        let window = &window.intersect(&self.window);
         let index = &self.product.index;
         let Some(positions) = stat_positions(&index.vars, vars) else { return Ok(None) };
         if !self.provenance.is_all() {

@@ -261,10 +261,22 @@ impl TableProvider for GridTable {
         TableType::Base
     }
 
-    /// Window and provenance (granule, time_index, ...) filters prune granules and chunks
-    /// but rows still need the filter: Inexact.
+    /// Window and provenance (granule, time_index, ...) filters prune granules and chunks;
+    /// rows still need them (Inexact), except ranges of `lat`, `lon`, `depth`: the scan cuts
+    /// its slabs to exactly the axis values inside them (Exact, unless an axis has a NaN,
+    /// which the window leaves out and a comparison would not).
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
-        Ok(provenance::pushdown(filters, &crate::grid_scan::INDEX_NAMES))
+        let mut pushdown = provenance::pushdown(filters, &crate::grid_scan::INDEX_NAMES);
+        let first = self.product.first();
+        let axes = [Some(&first.lat), Some(&first.lon), first.depth.as_ref()];
+        if axes.iter().flatten().all(|a| !a.iter().any(|x| x.is_nan())) {
+            for (p, f) in pushdown.iter_mut().zip(filters) {
+                if crate::window::is_axis_range_filter(f) {
+                    *p = TableProviderFilterPushDown::Exact;
+                }
+            }
+        }
+        Ok(pushdown)
     }
 
     async fn scan(

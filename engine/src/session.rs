@@ -45,6 +45,7 @@ fn build_context(config: SessionConfig, url_table: bool, workers: Option<Arc<dyn
     let builder = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
+        .with_optimizer_rule(Arc::new(crate::distance_box::DistanceBox))
         .with_physical_optimizer_rule(Arc::new(crate::stats_aggregate::TileStatsAggregate))
         .with_physical_optimizer_rule(Arc::new(crate::bin_aggregate::BinAggregate))
         .with_physical_optimizer_rule(Arc::new(crate::colocate_join::ColocateJoin));

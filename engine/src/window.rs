@@ -203,6 +203,15 @@ pub fn is_window_filter(expr: &Expr) -> bool {
     }
 }
 
+/// Whether a filter is only ranges of `lat`, `lon` or `depth` (a conjunction of them), which a
+/// grid scan applies exactly by cutting its slabs to the axis values inside them.
+pub fn is_axis_range_filter(expr: &Expr) -> bool {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => is_axis_range_filter(left) && is_axis_range_filter(right),
+        other => column_ranges(other).is_some_and(|(c, _)| ["lat", "lon", "depth"].contains(&c.as_str())),
+    }
+}
+
 /// The single window column `expr` constrains and the ranges it allows.
 fn column_ranges(expr: &Expr) -> Option<(String, Ranges)> {
     match expr {

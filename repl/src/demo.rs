@@ -131,6 +131,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::metadata::SortingColumn;
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::schema::types::ColumnPath;
 use zarrs::array::codec::ZstdCodec;
 use zarrs::array::{Array, ArrayBuilder, ArrayMetadataOptions, data_type};
 use zarrs::filesystem::FilesystemStore;
@@ -1375,9 +1376,18 @@ fn write_drifters(path: &Path, spec: &Spec, model: &Model) -> Result<Vec<Track>>
             nulls_first: false,
         })
         .collect();
+    const PAGE_ROWS: usize = 1024;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
         .set_max_row_group_row_count(Some(100_000))
+        // Pages of 1,024 fixes (a quarter of a drifter's year): the page index then prunes
+        // a time and place down to the pages of the drifters that were there.
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        // No dictionary for the numbers (nearly all distinct): a dictionary page would be
+        // read whole for any page of its row group.
+        .set_dictionary_enabled(false)
+        .set_column_dictionary_enabled(ColumnPath::from("platform_id"), true)
+        .set_write_batch_size(PAGE_ROWS)
         .set_sorting_columns(Some(sorting))
         .build();
     let file = fs::File::create(path).map_err(|e| fail("creating", path, e))?;

@@ -33,8 +33,19 @@ for a in "$@"; do
   if [ "$a" = "--quick" ]; then size=default; data="$data-quick"; else args+=("$a"); fi
 done
 flag=""; [ "$size" = benchmark ] && flag="--benchmark"
-if [ ! -f "$data/catalog.sql" ] || { [ "$size" = benchmark ] && [ ! -f "$data/sst_long.parquet" ]; }; then
+# The data set's layout (bump when `oceanql demo` writes the files differently): a data set
+# of another layout is written again. 2: drifters.parquet in pages of 1,024 rows.
+layout=2
+if [ ! -f "$data/catalog.sql" ] || { [ "$size" = benchmark ] && [ ! -f "$data/sst_long.parquet" ]; } \
+   || [ "$(cat "$data/.bench-layout" 2>/dev/null)" != "$layout" ]; then
+  # Only a directory `oceanql demo` wrote is removed.
+  if [ -e "$data" ] && ! head -1 "$data/catalog.sql" 2>/dev/null | grep -q '^-- OceanQL demo catalog'; then
+    echo "bench: $data is not a data set written by 'oceanql demo'; set OCEANQL_BENCH_DATA to another directory" >&2
+    exit 1
+  fi
+  rm -rf "$data"
   "$target/release/oceanql" demo "$data" $flag >&2
+  echo "$layout" > "$data/.bench-layout"
 fi
 exec "$venv/bin/python" tests/bench/bench.py --oceanql "$target/release/oceanql" --data "$data" \
   --raw-decode "$target/release/examples/raw_decode" --load "$(uptime | sed 's/.*load average: //')" "${args[@]}"

@@ -237,6 +237,13 @@ def norm_lon(lon):
     return np.where((lon >= -180.0) & (lon < 180.0), lon, ((lon + 180.0) % 360.0) - 180.0)
 
 
+def haversine_km(lat1, lon1, lat2, lon2):
+    """Great-circle distance on a sphere of 6371.0088 km (numpy)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(h, 1)))
+
+
 def num(x, digits=6):
     """A number as the slt runner prints it (rounded first in SQL to the same digits)."""
     if x is None or pd.isna(x):
@@ -376,6 +383,13 @@ def check_drifters(d, c):
     c.add("drifters: a box across the 0/360 seam of the sources",
           "SELECT count(*), round(sum(ve), 6) FROM drifters WHERE lon BETWEEN -10 AND 10", "IR",
           [[int(seam.sum()), num(df.ve[seam].sum())]])
+    # Distance filters also add the latitude/longitude box they imply (for pruning): the
+    # answer must be the haversine one, across the antimeridian too.
+    for lat0, lon0, km in [(10.0, -170.0, 2500.0), (-20.0, 35.0, 3000.0)]:
+        near = haversine_km(df.lat, lon, lat0, lon0) <= km
+        c.add(f"drifters: within {km:g} km of ({lat0:g}, {lon0:g})",
+              f"SELECT count(*), round(sum(ve), 6) FROM drifters WHERE haversine_km(lat, lon, {lat0:g}, {lon0:g}) <= {km:g}",
+              "IR", [[int(near.sum()), num(df.ve[near].sum()) if near.any() else "NULL"]])
     feb = (df.time >= pd.Timestamp("2022-02-01")) & (df.time < pd.Timestamp("2022-03-01"))
     c.add("drifters: February, per drifter",
           "SELECT platform_id, count(*) FROM drifters WHERE time >= '2022-02-01T00:00:00Z' AND time < '2022-03-01T00:00:00Z' "
