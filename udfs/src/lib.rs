@@ -2,6 +2,7 @@
 //! registered in one place ([`register`]).
 
 mod colocate;
+mod date_part;
 mod geometry;
 mod grid_snap;
 mod haversine_km;
@@ -27,6 +28,7 @@ use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
 pub use colocate::Colocate;
+pub use date_part::DatePart;
 pub use grid_snap::GridSnap;
 pub use geometry::{point_xy, to_geometry, wkt_to_wkb};
 pub use haversine_km::{HaversineKm, haversine};
@@ -51,6 +53,7 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::from(HaversineKm::new())),
         Arc::new(ScalarUDF::from(GridSnap::new())),
         Arc::new(ScalarUDF::from(Colocate::new())),
+        Arc::new(ScalarUDF::from(DatePart::new())),
         Arc::new(ScalarUDF::from(StArea::new())),
         Arc::new(ScalarUDF::from(StAsText::new())),
         Arc::new(ScalarUDF::from(StBuffer::new())),
