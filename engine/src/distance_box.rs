@@ -15,9 +15,11 @@ use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::utils::{conjunction, split_conjunction};
 use datafusion::logical_expr::{Expr, Filter, LogicalPlan, Operator, lit};
 use datafusion::optimizer::{ApplyOrder, OptimizerConfig, OptimizerRule};
-use datafusion::scalar::ScalarValue;
 
 use oceanql_udfs::EARTH_RADIUS_KM;
+
+use crate::geo_window::uncast;
+use crate::window::literal;
 
 /// The rule (see the module documentation).
 #[derive(Debug, Default)]
@@ -100,26 +102,12 @@ fn ranges(lat: &Expr, lon: &Expr, lat0: f64, lon0: f64, r: f64) -> Vec<Expr> {
     [Some(lat_range), lon_range].into_iter().flatten().collect()
 }
 
-/// A finite numeric literal (through casts) as f64.
+/// A finite numeric literal (through casts and a minus sign) as f64.
 fn number(expr: &Expr) -> Option<f64> {
-    let x = match expr {
-        Expr::Cast(c) => return number(&c.expr),
-        Expr::TryCast(c) => return number(&c.expr),
-        Expr::Literal(v, _) => match v {
-            ScalarValue::Float64(Some(x)) => *x,
-            ScalarValue::Float32(Some(x)) => f64::from(*x),
-            ScalarValue::Int64(Some(x)) => *x as f64,
-            ScalarValue::Int32(Some(x)) => f64::from(*x),
-            ScalarValue::Int16(Some(x)) => f64::from(*x),
-            ScalarValue::Int8(Some(x)) => f64::from(*x),
-            ScalarValue::UInt64(Some(x)) => *x as f64,
-            ScalarValue::UInt32(Some(x)) => f64::from(*x),
-            _ => return None,
-        },
-        Expr::Negative(e) => return number(e).map(|x| -x),
-        _ => return None,
-    };
-    x.is_finite().then_some(x)
+    match uncast(expr) {
+        Expr::Negative(e) => number(e).map(|x| -x),
+        e => literal(e),
+    }
 }
 
 #[cfg(test)]

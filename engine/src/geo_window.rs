@@ -46,7 +46,7 @@ fn point_columns(expr: &Expr) -> Option<(String, String)> {
 }
 
 /// `expr` without the casts type coercion puts around a column (float casts keep the order).
-fn uncast(expr: &Expr) -> &Expr {
+pub(crate) fn uncast(expr: &Expr) -> &Expr {
     match expr {
         Expr::Cast(c) => uncast(&c.expr),
         Expr::TryCast(c) => uncast(&c.expr),

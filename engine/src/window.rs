@@ -259,7 +259,7 @@ pub(crate) fn window_column(expr: &Expr) -> Option<String> {
 }
 
 /// A literal as f64: numbers as they are, timestamps and dates in microseconds since the epoch.
-fn literal(expr: &Expr) -> Option<f64> {
+pub(crate) fn literal(expr: &Expr) -> Option<f64> {
     let Expr::Literal(v, _) = expr else { return None };
     let x = match v {
         ScalarValue::TimestampSecond(Some(x), _) => *x as f64 * 1e6,
