@@ -85,14 +85,20 @@ pub fn decode_values(raw: &RawValues, p: &Packing, order: &Option<Vec<usize>>) -
     }
 }
 
-/// For each output cell, the index of its raw value; `None` when the variable
-/// has all the slab's axes in canonical order (raw order is output order).
-fn broadcast_order(dims: &[Role], slab: &Slab) -> Option<Vec<usize>> {
+/// Whether the raw values of a variable with `dims` over `slab` are in output order: the
+/// variable has all the slab's axes, in canonical order.
+pub fn in_output_order(dims: &[Role], slab: &Slab) -> bool {
     let full = dims.len() == 4 || {
         // Axes missing from the variable but of length 1 in the slab do not change the order.
         (0..4).all(|a| dims.iter().any(|r| r.axis() == a) || slab.count[a] == 1)
     };
-    if full && dims.windows(2).all(|w| w[0].axis() < w[1].axis()) {
+    full && dims.windows(2).all(|w| w[0].axis() < w[1].axis())
+}
+
+/// For each output cell, the index of its raw value; `None` when the variable
+/// has all the slab's axes in canonical order (raw order is output order).
+fn broadcast_order(dims: &[Role], slab: &Slab) -> Option<Vec<usize>> {
+    if in_output_order(dims, slab) {
         return None;
     }
     // Stride of each canonical axis in the raw (storage-order) array; 0 when absent.
@@ -113,6 +119,74 @@ fn broadcast_order(dims: &[Role], slab: &Slab) -> Option<Vec<usize>> {
         }
     }
     Some(order)
+}
+
+/// Whether [`add_valid`] takes these values: integers up to 32 bits, without a `missing_value` list.
+pub fn adds_valid(raw: &RawValues, p: &Packing) -> bool {
+    use RawValues::*;
+    matches!(raw, I8(_) | U8(_) | I16(_) | U16(_) | I32(_) | U32(_)) && p.missing_values.is_empty()
+}
+
+/// Per-cell sums straight from raw values, without an Arrow array in between: for each `i`,
+/// when raw value `at + i` is valid, adds 1 to `count[i]` (and to `also[i]`) and its value as
+/// [`decode_values`] gives it (unpacked, as f64) to `sum[i]`. Returns false, adding nothing,
+/// for stored types other than integers up to 32 bits or with a `missing_value` list, or
+/// when `raw` has fewer than `at + count.len()` values.
+pub fn add_valid(raw: &RawValues, p: &Packing, at: usize, count: &mut [u32], also: Option<&mut [u32]>, sum: &mut [f64]) -> bool {
+    let (scale, offset) = if p.is_packed() { (p.scale_factor.unwrap_or(1.0), p.add_offset.unwrap_or(0.0)) } else { (1.0, 0.0) };
+    let n = count.len().min(sum.len());
+    match raw {
+        RawValues::I8(v) => v.get(at..at + n).is_some_and(|v| add_small(v, p, scale, offset, count, also, sum)),
+        RawValues::U8(v) => v.get(at..at + n).is_some_and(|v| add_small(v, p, scale, offset, count, also, sum)),
+        RawValues::I16(v) => v.get(at..at + n).is_some_and(|v| add_small(v, p, scale, offset, count, also, sum)),
+        RawValues::U16(v) => v.get(at..at + n).is_some_and(|v| add_small(v, p, scale, offset, count, also, sum)),
+        RawValues::I32(v) => v.get(at..at + n).is_some_and(|v| add_small(v, p, scale, offset, count, also, sum)),
+        RawValues::U32(v) => v.get(at..at + n).is_some_and(|v| add_small(v, p, scale, offset, count, also, sum)),
+        _ => false,
+    }
+}
+
+fn add_small<R: Stored>(raw: &[R], p: &Packing, scale: f64, offset: f64, count: &mut [u32], also: Option<&mut [u32]>, sum: &mut [f64]) -> bool {
+    let Some(test) = IntMissing::<R>::new(p) else { return false };
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        unsafe { add_cells_avx2(raw, test, scale, offset, count, also, sum) };
+        return true;
+    }
+    add_cells(raw, test, scale, offset, count, also, sum);
+    true
+}
+
+/// [`add_cells`] compiled for AVX2: four cells an instruction instead of two.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn add_cells_avx2<R: Stored>(raw: &[R], test: IntMissing<R>, scale: f64, offset: f64, count: &mut [u32], also: Option<&mut [u32]>, sum: &mut [f64]) {
+    add_cells(raw, test, scale, offset, count, also, sum)
+}
+
+/// The loop of [`add_valid`], in one pass. Unpacked values use scale 1 and offset 0: for
+/// integers `x * 1 + 0` is `x`, bit for bit.
+#[inline(always)]
+fn add_cells<R: Stored>(raw: &[R], test: IntMissing<R>, scale: f64, offset: f64, count: &mut [u32], also: Option<&mut [u32]>, sum: &mut [f64]) {
+    let value = |r: R| r.to_f64() * scale + offset;
+    match also {
+        None => {
+            for ((c, s), &r) in count.iter_mut().zip(sum.iter_mut()).zip(raw) {
+                let ok = test.is_valid(r);
+                *c += u32::from(ok);
+                *s += if ok { value(r) } else { 0.0 };
+            }
+        }
+        Some(also) => {
+            for (((c, a), s), &r) in count.iter_mut().zip(also.iter_mut()).zip(sum.iter_mut()).zip(raw) {
+                let ok = test.is_valid(r);
+                *c += u32::from(ok);
+                *a += u32::from(ok);
+                *s += if ok { value(r) } else { 0.0 };
+            }
+        }
+    }
 }
 
 /// A stored value type: its value as f64, and for the integer types up to 32 bits

@@ -37,7 +37,7 @@ use futures::stream::BoxStream;
 use serde_json::{Value, json};
 
 use crate::cell_stack::{Stack, Stacks};
-use crate::grid_scan::{DecodedUnit, GridScanExec};
+use crate::grid_scan::{DecodedUnit, GridScanExec, UnitVar};
 use crate::grid_table::GridColumn;
 use crate::stats_aggregate::{GroupStats, StateKind, plain_group_by, state_batch};
 use crate::tile_stats::VarStats;
@@ -132,7 +132,7 @@ fn value_column(e: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option<usize> {
 }
 
 /// How an aggregate's state is built from the bins, registering its column in `vars`.
-fn kind_of(a: &AggregateFunctionExpr, schema: &Schema, vars: &mut Vec<usize>) -> Result<Option<StateKind>> {
+pub(crate) fn kind_of(a: &AggregateFunctionExpr, schema: &Schema, vars: &mut Vec<usize>) -> Result<Option<StateKind>> {
     if a.is_distinct() || !a.order_bys().is_empty() {
         return Ok(None);
     }
@@ -164,7 +164,7 @@ fn kind_of(a: &AggregateFunctionExpr, schema: &Schema, vars: &mut Vec<usize>) ->
 /// A filter `col IS NOT NULL` (with the filter's projection), under a round-robin
 /// repartition or not: the plan without it, the column in its input, the projection.
 #[allow(clippy::type_complexity)]
-fn not_null_filter(plan: &Arc<dyn ExecutionPlan>) -> Option<(Arc<dyn ExecutionPlan>, usize, Option<Vec<usize>>)> {
+pub(crate) fn not_null_filter(plan: &Arc<dyn ExecutionPlan>) -> Option<(Arc<dyn ExecutionPlan>, usize, Option<Vec<usize>>)> {
     if let Some(r) = plan.downcast_ref::<RepartitionExec>()
         && matches!(r.partitioning(), Partitioning::RoundRobinBatch(_))
     {
@@ -177,7 +177,7 @@ fn not_null_filter(plan: &Arc<dyn ExecutionPlan>) -> Option<(Arc<dyn ExecutionPl
     Some((Arc::clone(filter.input()), column, filter.projection().as_ref().map(|p| p.to_vec())))
 }
 
-fn describe(agg: &AggregateExec) -> String {
+pub(crate) fn describe(agg: &AggregateExec) -> String {
     let keys: Vec<String> = agg.group_expr().expr().iter().map(|(e, _)| e.to_string()).collect();
     let aggs: Vec<String> = agg.aggr_expr().iter().map(|a| a.name().to_string()).collect();
     format!("gby=[{}], aggr=[{}]", keys.join(", "), aggs.join(", "))
@@ -308,7 +308,11 @@ impl ExecutionPlan for BinAggregateExec {
             Some((scan, on)) if partition >= scan.properties().partitioning.partition_count() => {
                 Input::Decoded(futures::stream::empty().boxed(), on)
             }
-            Some((scan, on)) => Input::Decoded(scan.execute_decoded(partition, context, &on.columns)?, on),
+            Some((scan, on)) => {
+                // One variable, no min/max: sums can be taken from the raw values (Stacks::add_raw).
+                let raw = on.vars.len() == 1 && !self.binning.kinds.iter().any(|k| matches!(k, StateKind::Min(_) | StateKind::Max(_)));
+                Input::Decoded(scan.execute_decoded(partition, context, &on.columns, raw)?, on)
+            }
             None => Input::Batches(self.input.execute(partition, context)?),
         };
         let (binning, schema) = (self.binning.clone(), self.schema.clone());
@@ -449,7 +453,7 @@ impl Scratch {
 }
 
 /// A column as Float64 values.
-fn f64s(column: &ArrayRef) -> Result<Float64Array> {
+pub(crate) fn f64s(column: &ArrayRef) -> Result<Float64Array> {
     Ok(cast(column, &DataType::Float64)?.as_primitive::<Float64Type>().clone())
 }
 
@@ -505,8 +509,14 @@ impl Bins {
     /// Adds a unit the grid scan decoded to the stack of its slab (`on.keep` and `on.vars`
     /// index its arrays); whether the stacks should be binned now.
     fn stack(unit: &DecodedUnit, on: &InScan, stacks: &mut Stacks) -> Result<bool> {
-        let vars: Vec<Float64Array> = on.vars.iter().map(|&v| f64s(&unit.vars[v])).collect::<Result<_>>()?;
-        let keep = on.keep.and_then(|k| unit.vars[k].logical_nulls());
+        if let ([v], UnitVar::Raw(raw, packing)) = (&on.vars[..], &unit.vars[on.vars[0]])
+            && on.keep.is_none_or(|k| k == *v)
+            && let Some(full) = stacks.add_raw(unit, raw, packing, on.keep.is_some())
+        {
+            return Ok(full);
+        }
+        let vars: Vec<Float64Array> = on.vars.iter().map(|&v| f64s(&unit.vars[v].array())).collect::<Result<_>>()?;
+        let keep = on.keep.and_then(|k| unit.vars[k].array().logical_nulls());
         Ok(stacks.add(unit, keep.as_ref(), &vars))
     }
 
@@ -788,7 +798,7 @@ fn merge(s: &mut VarStats, o: &VarStats, minmax: bool) {
 }
 
 /// Adds a value to a map group's statistics.
-fn push(s: &mut VarStats, x: f64) {
+pub(crate) fn push(s: &mut VarStats, x: f64) {
     s.count += 1;
     let first = s.count == 1;
     min_max(&mut s.min, &mut s.max, x, first);
@@ -829,7 +839,7 @@ mod tests {
     fn units_of_a_grid_scan_bin_by_their_axes_and_odd_coordinates_go_to_the_map() {
         // lat 0.5, NaN, 2e15 (outside the block: too large) x lon -0.5, 0.5; v = 1..6; v NULL at 2.
         let v = Float64Array::from(vec![Some(1.0), None, Some(3.0), Some(4.0), Some(5.0), Some(6.0)]);
-        let unit = DecodedUnit { axes: [vec![f64::NAN], vec![f64::NAN], vec![0.5, f64::NAN, 2e15], vec![-0.5, 0.5]], vars: vec![Arc::new(v)] };
+        let unit = DecodedUnit { axes: [vec![f64::NAN], vec![f64::NAN], vec![0.5, f64::NAN, 2e15], vec![-0.5, 0.5]], vars: vec![UnitVar::Array(Arc::new(v))], times: None };
         let on = InScan { key_axes: vec![2, 3], keep: None, vars: vec![0], columns: vec![7] };
         let (mut bins, mut scratch) = (Bins::new(2, 1, false), Scratch::default());
         let mut stacks = Stacks::new(1, false);
@@ -862,7 +872,7 @@ mod tests {
         let on = InScan { key_axes: vec![2, 3], keep: None, vars: vec![0], columns: vec![3] };
         let (mut bins, mut scratch, mut stacks) = (Bins::new(2, 1, true), Scratch::default(), Stacks::new(1, true));
         for (nt, v) in [(2, a), (1, b)] {
-            let unit = DecodedUnit { axes: axes(nt), vars: vec![Arc::new(v)] };
+            let unit = DecodedUnit { axes: axes(nt), vars: vec![UnitVar::Array(Arc::new(v))], times: None };
             assert!(!Bins::stack(&unit, &on, &mut stacks).unwrap());
         }
         assert_eq!(stacks.memory(), 4 * (4 + 4) + 4 * 3 * 8); // one stack of 4 cells

@@ -12,6 +12,10 @@ use std::ops::Range;
 use datafusion::arrow::array::{Array, Float64Array};
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 
+use oceanql_connectors::RawValues;
+use oceanql_connectors::cf::Packing;
+use oceanql_connectors::decode;
+
 use crate::grid_scan::DecodedUnit;
 
 /// The statistics of one variable per cell of a slab; `min` and `max` only when asked.
@@ -81,6 +85,22 @@ impl Stack {
         }
         self.steps += 1;
     }
+
+    /// Adds time step `t` of a unit's one variable, raw (see [`decode::add_valid`]); rows
+    /// kept are its valid ones (`keep_valid`) or all.
+    fn add_step_raw(&mut self, t: usize, raw: &RawValues, packing: &Packing, keep_valid: bool) -> bool {
+        let m = self.cells();
+        let s = &mut self.vars[0];
+        let rows = keep_valid.then_some(&mut self.rows[..]);
+        if !decode::add_valid(raw, packing, t * m, &mut s.count, rows, &mut s.sum) {
+            return false;
+        }
+        if !keep_valid {
+            self.rows.iter_mut().for_each(|c| *c += 1);
+        }
+        self.steps += 1;
+        true
+    }
 }
 
 /// Calls `add` with runs of valid cells of `0..n` (`bits`: validity, `None` when all are
@@ -126,23 +146,47 @@ impl Stacks {
     /// Adds every time step of a unit (its arrays `keep` and `vars`) to its slab's stack.
     /// Returns whether the stacks should be binned now (too large, or a count may overflow).
     pub fn add(&mut self, unit: &DecodedUnit, keep: Option<&NullBuffer>, vars: &[Float64Array]) -> bool {
+        let i = self.stack_of(unit);
+        let stack = &mut self.list[i];
+        for t in 0..unit.axes[0].len() {
+            stack.add_step(t, keep, vars);
+        }
+        self.is_full(i)
+    }
+
+    /// [`Stacks::add`] for one variable given raw (a stack without min/max), the rows kept
+    /// being its valid ones (`keep_valid`) or all. `None` when the raw values cannot be added
+    /// ([`decode::adds_valid`]): nothing was added.
+    pub fn add_raw(&mut self, unit: &DecodedUnit, raw: &RawValues, packing: &Packing, keep_valid: bool) -> Option<bool> {
+        if self.nvars != 1 || self.minmax || !decode::adds_valid(raw, packing) || raw.len() != unit.len() {
+            return None;
+        }
+        let i = self.stack_of(unit);
+        let stack = &mut self.list[i];
+        // Every step is added: the types and the length were checked above.
+        let added = (0..unit.axes[0].len()).all(|t| stack.add_step_raw(t, raw, packing, keep_valid));
+        debug_assert!(added);
+        Some(self.is_full(i))
+    }
+
+    /// Whether the stacks should be binned now (too large, or a count of stack `i` may overflow).
+    fn is_full(&self, i: usize) -> bool {
+        self.list[i].steps >= u64::from(u32::MAX / 2) || self.memory() > STACK_BYTES
+    }
+
+    /// The stack of the unit's slab of space, made when there is none.
+    fn stack_of(&mut self, unit: &DecodedUnit) -> usize {
         let [_, depth, lat, lon] = &unit.axes;
         let key = [depth, lat, lon].map(|a| (a.first().map_or(0, |x| x.to_bits()), a.len()));
         // Bit by bit: a grid without depth has a NaN depth.
         let equal = |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
         let same = |s: &Stack| equal(&s.axes[0], depth) && equal(&s.axes[1], lat) && equal(&s.axes[2], lon);
         let found = self.by_key.get(&key).and_then(|ids| ids.iter().copied().find(|&i| same(&self.list[i])));
-        let i = found.unwrap_or_else(|| {
+        found.unwrap_or_else(|| {
             self.list.push(Stack::new([depth.clone(), lat.clone(), lon.clone()], self.nvars, self.minmax));
             self.by_key.entry(key).or_default().push(self.list.len() - 1);
             self.list.len() - 1
-        });
-        let stack = &mut self.list[i];
-        for t in 0..unit.axes[0].len() {
-            stack.add_step(t, keep, vars);
-        }
-        let full = stack.steps >= u64::from(u32::MAX / 2);
-        full || self.memory() > STACK_BYTES
+        })
     }
 
     pub fn memory(&self) -> usize {
@@ -161,6 +205,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn raw_sums_equal_the_sums_of_decoded_values() {
+        // int16 packed, with a fill value and a valid range, over 4 steps of 1 x 5 x 40 cells.
+        let (nt, m) = (4, 200);
+        let raw: Vec<i16> = (0..nt * m).map(|k| if k % 11 == 0 { -32768 } else { ((k * 7919) % 4001) as i16 - 2000 }).collect();
+        let packing = Packing { scale_factor: Some(0.01), add_offset: Some(20.0), fill_value: Some(-32768.0), valid_min: Some(-1500.0), ..Default::default() };
+        let raw = RawValues::I16(raw);
+        let axes = [vec![f64::NAN; nt], vec![f64::NAN], (0..5).map(f64::from).collect(), (0..40).map(f64::from).collect()];
+        let unit = DecodedUnit { axes, vars: vec![], times: None };
+        let array = decode::decode_values(&raw, &packing, &None);
+        let values = array.as_any().downcast_ref::<Float64Array>().unwrap().clone();
+        for keep_valid in [false, true] {
+            let keep = if keep_valid { values.nulls().cloned() } else { None };
+            let mut decoded = Stacks::new(1, false);
+            decoded.add(&unit, keep.as_ref(), std::slice::from_ref(&values));
+            let mut stacked = Stacks::new(1, false);
+            assert_eq!(stacked.add_raw(&unit, &raw, &packing, keep_valid), Some(false));
+            let (a, b) = (&decoded.take()[0], &stacked.take()[0]);
+            assert_eq!(a.rows, b.rows);
+            assert_eq!(a.vars[0].count, b.vars[0].count);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a.vars[0].sum), bits(&b.vars[0].sum));
+            assert!(b.vars[0].count.iter().any(|&c| c < nt as u32) && b.vars[0].count.contains(&(nt as u32)));
+        }
+        // Floats are not taken raw; nor are stacks that keep min/max.
+        assert_eq!(Stacks::new(1, false).add_raw(&unit, &RawValues::F32(vec![0.0; nt * m]), &packing, false), None);
+        assert_eq!(Stacks::new(1, true).add_raw(&unit, &raw, &packing, false), None);
+    }
+
+    #[test]
     fn stacked_cells_match_a_plain_loop_over_every_value() {
         // 3 time steps of 1 x 10 x 30 cells: whole words valid, whole words NULL and mixed ones.
         let (nt, m) = (3, 300);
@@ -169,7 +242,7 @@ mod tests {
         let values = Float64Array::from((0..nt * m).map(|k| valid(k).then(|| x(k))).collect::<Vec<_>>());
         let keep = values.nulls().cloned();
         let axes = [vec![f64::NAN; nt], vec![f64::NAN], (0..10).map(f64::from).collect(), (0..30).map(f64::from).collect()];
-        let unit = DecodedUnit { axes, vars: vec![] };
+        let unit = DecodedUnit { axes, vars: vec![], times: None };
         for kept in [None, keep.as_ref()] {
             let mut stacks = Stacks::new(1, true);
             stacks.add(&unit, kept, std::slice::from_ref(&values));

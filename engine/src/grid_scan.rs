@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::{ArrayRef, DictionaryArray, Float64Array, Int32Array, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::array::{ArrayRef, DictionaryArray, Float64Array, Int32Array, StringArray, TimestampMicrosecondArray, UInt32Array};
+use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{Int32Type, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::common::stats::Precision;
@@ -21,13 +22,15 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
 use oceanql_connectors::sample::{lon_spans, min_max};
-use oceanql_connectors::{GridInfo, GridReader, Slab, VarInfo, decode};
+use oceanql_connectors::cf::Packing;
+use oceanql_connectors::{GridInfo, GridReader, RawValues, Slab, VarInfo, decode};
 
 use crate::grid_table::{GridColumn, GridProduct};
 use crate::provenance::Provenance;
 use crate::scan_stream::{UnitReader, read_units, split, unit_stream};
 use crate::tile_stats::{StatsSplit, TileStat, TileStatsSource, stat_positions, tile_stat};
 use crate::near::{Bounds, NearScan, NearSlot, units_near};
+use crate::join_cells::{GranuleCells, JoinKeys, KeyedAxes, cell_indices};
 use crate::window::{Ranges, Window};
 use crate::distributed::{SplitScan, granules_from_json, granules_json, mark_first_of_granule, pad_partitions, product, spec_from_json, spec_to_json, task_share, usizes};
 
@@ -70,6 +73,8 @@ pub struct GridScanExec {
     cache: Arc<PlanProperties>,
     /// The points of a space-time join's other side, once known: slabs no point comes near are skipped.
     near: Option<NearSlot>,
+    /// The keys of an equi-join's other side on the axis columns, once known: only keyed cells are read.
+    join_keys: Option<KeyedAxes>,
 }
 
 impl GridScanExec {
@@ -133,7 +138,7 @@ impl GridScanExec {
         global("granules_total", summary.granules_total as u64);
         global("granules_pruned", (summary.granules_total - summary.granules_selected) as u64);
         global("chunks_pruned", summary.chunks_total - summary.chunks_selected);
-        Ok(GridScanExec { product, projection, schema, window, provenance, limit, partitions, summary, metrics, cache, near: None })
+        Ok(GridScanExec { product, projection, schema, window, provenance, limit, partitions, summary, metrics, cache, near: None, join_keys: None })
     }
 
     fn columns(&self) -> Vec<GridColumn> {
@@ -148,12 +153,25 @@ impl GridScanExec {
     /// Whether every unit is read whole: no row limit, no pruning by a join's other side
     /// (what an aggregate inside the scan, [`GridScanExec::execute_decoded`], needs).
     pub fn reads_all_units(&self) -> bool {
-        self.limit.is_none() && self.near.is_none()
+        self.limit.is_none() && self.near.is_none() && self.join_keys.is_none()
+    }
+
+    /// The same scan reading only the cells `keyed` names once its keys are known (see
+    /// `crate::join_cells`); `None` for a scan with a row limit or already restricted.
+    pub fn with_join_keys(&self, keyed: KeyedAxes) -> Option<Arc<dyn ExecutionPlan>> {
+        if self.limit.is_some() || self.near.is_some() || self.join_keys.is_some() {
+            return None;
+        }
+        let filters = (self.window.clone(), self.provenance.clone());
+        let mut scan = GridScanExec::from_partitions(self.product.clone(), self.projection.clone(), filters, None, self.partitions.clone(), self.summary.clone()).ok()?;
+        scan.join_keys = Some(keyed);
+        Some(Arc::new(scan))
     }
 
     /// Reads a partition's units as the decoded arrays of output columns `vars` (variables
     /// only) with the slabs' axis values, instead of record batches with coordinate columns.
-    pub fn execute_decoded(&self, partition: usize, context: Arc<TaskContext>, vars: &[usize]) -> Result<BoxStream<'static, Result<DecodedUnit>>> {
+    /// With `raw`, variables whose raw values [`decode::add_valid`] can sum come as [`UnitVar::Raw`].
+    pub fn execute_decoded(&self, partition: usize, context: Arc<TaskContext>, vars: &[usize], raw: bool) -> Result<BoxStream<'static, Result<DecodedUnit>>> {
         let Some(units) = self.partitions.get(partition).cloned() else {
             return internal_err!("GridScanExec: partition {partition} out of range");
         };
@@ -162,7 +180,9 @@ impl GridScanExec {
             return internal_err!("GridScanExec: decoded read of a coordinate column");
         };
         crate::distributed::note_worker(&self.metrics, partition, &context);
-        let reader = Arc::new(Mutex::new(PartitionReader::new(self, partition, columns, self.schema.clone())));
+        let mut reader = PartitionReader::new(self, partition, columns, self.schema.clone());
+        reader.raw = raw;
+        let reader = Arc::new(Mutex::new(reader));
         let read = move |unit: Unit| match reader.lock() {
             Ok(mut r) => r.decoded(&unit),
             Err(_) => internal_err!("GridScanExec: a previous read panicked"),
@@ -175,7 +195,25 @@ impl GridScanExec {
 /// when the grid has none): cell `k` of every array is at (t, d, y, x) in row-major order.
 pub struct DecodedUnit {
     pub axes: [Vec<f64>; 4],
-    pub vars: Vec<ArrayRef>,
+    pub vars: Vec<UnitVar>,
+    /// The time of each step (microseconds); `None` for a granule without time (NULL).
+    pub times: Option<Vec<i64>>,
+}
+
+/// A variable of a decoded unit: its Arrow array, or its raw values in output order with
+/// their packing (for sums taken straight from them, see [`decode::add_valid`]).
+pub enum UnitVar {
+    Array(ArrayRef),
+    Raw(RawValues, Packing),
+}
+
+impl UnitVar {
+    pub fn array(&self) -> ArrayRef {
+        match self {
+            UnitVar::Array(a) => a.clone(),
+            UnitVar::Raw(raw, packing) => decode::decode_values(raw, packing, &None),
+        }
+    }
 }
 
 impl DecodedUnit {
@@ -293,6 +331,11 @@ fn aligned_pieces(a: usize, b: usize, chunk: usize, band: usize) -> Vec<(usize, 
     out
 }
 
+/// Counts the chunks a slab touches.
+fn chunks_in(slab: &Slab, chunks: &[usize; 4]) -> u64 {
+    (0..4).map(|a| if slab.count[a] == 0 { 0 } else { ((slab.start[a] + slab.count[a] - 1) / chunks[a] - slab.start[a] / chunks[a] + 1) as u64 }).product()
+}
+
 /// Counts the chunks a slab touches that no earlier slab of the granule touched.
 fn count_new_chunks(slab: &Slab, chunks: &[usize; 4], seen: &mut HashSet<[usize; 4]>) -> u64 {
     let range = |a: usize| (slab.start[a] / chunks[a], (slab.start[a] + slab.count[a] - 1) / chunks[a]);
@@ -337,6 +380,9 @@ impl DisplayAs for GridScanExec {
         if let Some(l) = self.limit {
             write!(f, ", limit={l}")?;
         }
+        if let Some(k) = &self.join_keys {
+            write!(f, ", {}", k.describe())?;
+        }
         Ok(())
     }
 }
@@ -377,8 +423,10 @@ impl ExecutionPlan for GridScanExec {
         };
         crate::distributed::note_worker(&self.metrics, partition, &context);
         let pruned = MetricBuilder::new(&self.metrics).counter("slabs_pruned_by_join", partition);
-        let units = units_near(units, self.near.as_ref(), pruned, |u| slab_bounds(&self.product.granules[u.granule], &u.slab));
-        let reader = PartitionReader::new(self, partition, self.columns(), self.schema.clone());
+        let units = units_near(units, self.near.as_ref(), pruned.clone(), |u| slab_bounds(&self.product.granules[u.granule], &u.slab));
+        let mut reader = PartitionReader::new(self, partition, self.columns(), self.schema.clone());
+        let chunks = canonical_chunks(reference_var(&self.product, &self.columns()));
+        reader.join = self.join_keys.clone().map(|keyed| KeyedReads { keyed, skipped: pruned, cells: None, chunks });
         Ok(unit_stream(self.schema.clone(), units, self.limit, reader))
     }
 }
@@ -394,6 +442,20 @@ struct PartitionReader {
     bytes_read: Count,
     rows: Count,
     decode_time: Time,
+    join: Option<KeyedReads>,
+    /// Decoded reads may hand variables over raw ([`UnitVar::Raw`]).
+    raw: bool,
+}
+
+/// What a partition reading only the cells of a join's keys keeps.
+struct KeyedReads {
+    keyed: KeyedAxes,
+    /// Units without a keyed cell.
+    skipped: Count,
+    /// The keyed cells of the granule read last.
+    cells: Option<GranuleCells>,
+    /// Chunk shape of the reference variable, to count the chunks read.
+    chunks: [usize; 4],
 }
 
 impl PartitionReader {
@@ -409,6 +471,8 @@ impl PartitionReader {
             bytes_read: counter("bytes_read"),
             rows: counter("rows_decoded"),
             decode_time: MetricBuilder::new(&scan.metrics).subset_time("decode_time", partition),
+            join: None,
+            raw: false,
         }
     }
 
@@ -424,7 +488,12 @@ impl PartitionReader {
             let (GridColumn::Var(i), Some(reader)) = (col, reader.as_ref()) else {
                 return internal_err!("GridScanExec: decoded read of a coordinate column");
             };
-            vars.push(self.read_var(reader.as_ref(), &product.first().vars[*i], &unit.slab)?);
+            let (raw, own) = self.read_raw(reader.as_ref(), &product.first().vars[*i], &unit.slab)?;
+            vars.push(if self.raw && decode::in_output_order(&own.dims, &unit.slab) && decode::adds_valid(&raw, &own.packing) {
+                UnitVar::Raw(raw, own.packing.clone())
+            } else {
+                UnitVar::Array(decode::to_arrow(own, &raw, &unit.slab)?)
+            });
         }
         let ([_, d0, y0, x0], [nt, nd, ny, nx]) = (unit.slab.start, unit.slab.count);
         let depth = match &info.depth {
@@ -433,7 +502,8 @@ impl PartitionReader {
         };
         let axes = [vec![f64::NAN; nt], depth, info.lat[y0..y0 + ny].to_vec(), info.lon[x0..x0 + nx].to_vec()];
         self.rows.add(unit.slab.len());
-        Ok(DecodedUnit { axes, vars })
+        let times = info.has_time.then(|| info.time[unit.slab.start[0]..unit.slab.start[0] + nt].to_vec());
+        Ok(DecodedUnit { axes, vars, times })
     }
 
     /// The unit's granule, opened (and counted) when the reader reads variables.
@@ -466,6 +536,9 @@ impl PartitionReader {
 
 impl UnitReader<Unit> for PartitionReader {
     fn read(&mut self, unit: &Unit) -> Result<RecordBatch> {
+        if let Some(keys) = self.join.as_ref().and_then(|j| j.keyed.keys()) {
+            return self.read_cells(unit, &keys);
+        }
         let decode_time = self.decode_time.clone();
         let _timer = decode_time.timer();
         let product = self.product.clone();
@@ -491,13 +564,51 @@ impl UnitReader<Unit> for PartitionReader {
 }
 
 impl PartitionReader {
+    /// The cells of `unit` that the join's keys name (none: no read at all).
+    fn read_cells(&mut self, unit: &Unit, keys: &JoinKeys) -> Result<RecordBatch> {
+        let product = self.product.clone();
+        let info = &product.granules[unit.granule];
+        let Some(join) = self.join.as_mut() else { return internal_err!("GridScanExec: cells read without join keys") };
+        if join.cells.as_ref().is_none_or(|c| c.granule != unit.granule) {
+            join.cells = Some(GranuleCells::new(keys, info, unit.granule));
+        }
+        let Some((slab, offsets)) = join.cells.as_ref().and_then(|c| c.in_slab(&unit.slab)) else {
+            join.skipped.add(1);
+            return Ok(RecordBatch::new_empty(self.schema.clone()));
+        };
+        let chunks = join.chunks;
+        let decode_time = self.decode_time.clone();
+        let _timer = decode_time.timer();
+        // Counted as reader_for counts a whole unit, but for the chunks of the box only.
+        let boxed = Unit { slab, new_chunks: chunks_in(&slab, &chunks), ..unit.clone() };
+        let reader = self.reader_for(&boxed)?;
+        let picked = UInt32Array::from(offsets.clone());
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
+        for col in &self.columns {
+            arrays.push(match (col, reader.as_ref()) {
+                (GridColumn::Var(i), Some(reader)) => take(&self.read_var(reader.as_ref(), &product.first().vars[*i], &slab)?, &picked, None)?,
+                (GridColumn::Var(_), None) => return internal_err!("GridScanExec: variable read without an open granule"),
+                (other, _) => cell_coordinates(*other, info, &slab, &offsets)?,
+            });
+        }
+        self.rows.add(slab.len());
+        let options = RecordBatchOptions::new().with_row_count(Some(offsets.len()));
+        Ok(RecordBatch::try_new_with_options(self.schema.clone(), arrays, &options)?)
+    }
+
     fn read_var(&self, reader: &dyn GridReader, var: &VarInfo, slab: &Slab) -> Result<ArrayRef> {
-        // Each granule has its own copy of the variable's attributes (checked equal in type).
+        let (raw, own) = self.read_raw(reader, var, slab)?;
+        decode::to_arrow(own, &raw, slab)
+    }
+
+    /// The raw values of `var` over `slab`, with the granule's own copy of the variable's
+    /// attributes (checked equal in type).
+    fn read_raw<'a>(&self, reader: &'a dyn GridReader, var: &'a VarInfo, slab: &Slab) -> Result<(RawValues, &'a VarInfo)> {
         let own = reader.info().var(&var.name).unwrap_or(var);
         let (start, count) = slab.for_dims(&own.dims);
         let (raw, bytes) = reader.read_raw(own, &start, &count)?;
         self.bytes_read.add(bytes as usize);
-        decode::to_arrow(own, &raw, slab)
+        Ok((raw, own))
     }
 }
 
@@ -570,6 +681,24 @@ fn coordinate_column(col: GridColumn, info: &GridInfo, slab: &Slab, _granule: us
         GridColumn::LatIndex => Arc::new(Int32Array::from(idx(2))),
         GridColumn::LonIndex => Arc::new(Int32Array::from(idx(3))),
         GridColumn::Var(_) => return internal_err!("variable column built as a coordinate"),
+    })
+}
+
+/// A coordinate column for the cells at `offsets` of `slab` (see [`cell_indices`]).
+fn cell_coordinates(col: GridColumn, info: &GridInfo, slab: &Slab, offsets: &[u32]) -> Result<ArrayRef> {
+    let cells = || cell_indices(slab, offsets);
+    let index = |a: usize| -> ArrayRef { Arc::new(Int32Array::from_iter_values(cells().map(|p| p[a] as i32))) };
+    Ok(match col {
+        GridColumn::Time if info.has_time => Arc::new(TimestampMicrosecondArray::from_iter_values(cells().map(|p| info.time[p[0]])).with_timezone("UTC")),
+        GridColumn::Depth => Arc::new(Float64Array::from_iter_values(cells().map(|p| info.depth.as_ref().map_or(f64::NAN, |d| d[p[1]])))),
+        GridColumn::Lat => Arc::new(Float64Array::from_iter_values(cells().map(|p| info.lat[p[2]]))),
+        GridColumn::Lon => Arc::new(Float64Array::from_iter_values(cells().map(|p| info.lon[p[3]]))),
+        GridColumn::TimeIndex => index(0),
+        GridColumn::DepthIndex => index(1),
+        GridColumn::LatIndex => index(2),
+        GridColumn::LonIndex => index(3),
+        // NULL times and the granule's name are alike for every cell: any slab of as many cells.
+        other => coordinate_column(other, info, &Slab { start: slab.start, count: [offsets.len(), 1, 1, 1] }, 0)?,
     })
 }
 

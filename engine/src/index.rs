@@ -26,8 +26,9 @@ pub const GRID_TILE_MAX: usize = 256;
 pub const FOOTPRINT_TOLERANCE: f64 = 0.02;
 
 /// What identifies a version of a granule: size in bytes and modification
-/// time (microseconds since the epoch; 0 when unknown).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// time (microseconds since the epoch; 0 when unknown). Both 0 for a table
+/// without an index, which never compares them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Version {
     pub size: u64,
     pub modified: i64,

@@ -143,9 +143,20 @@ pub fn collect(spec: &ProductSpec, stats: bool, progress: &dyn Fn(usize, usize))
     let Some(first) = paths.first() else {
         return plan_err!("no granules found at {}", spec.location());
     };
-    let stored = match spec.index_dir() {
-        Some(dir) => index_store::read(&dir)?,
-        None => None,
+    let index_dir = spec.index_dir();
+    // Versions tell whether a stored entry still holds; with no index at all, and nothing to
+    // write, they are not needed. They are walked (a Zarr store's every chunk) while the
+    // stored index is read.
+    let versions_of = || paths.iter().map(|p| location::version(p).map(|(size, modified)| Version { size, modified })).collect::<Result<Vec<_>>>();
+    let (stored, versions) = match &index_dir {
+        None if !stats => (None, vec![Version::default(); paths.len()]),
+        None => (None, versions_of()?),
+        Some(dir) => std::thread::scope(|s| {
+            let walk = s.spawn(versions_of);
+            let stored = index_store::read(dir);
+            let versions = walk.join().unwrap_or_else(|_| plan_err!("{}: the walk of its files panicked", spec.location()));
+            Ok::<_, datafusion::error::DataFusionError>((stored?, versions?))
+        })?,
     };
     let pattern = match (spec.pattern, &stored) {
         (Some(p), _) => p,
@@ -153,7 +164,6 @@ pub fn collect(spec: &ProductSpec, stats: bool, progress: &dyn Fn(usize, usize))
         (None, None) => spec.format.detect_pattern(first)?,
     };
     let stored = stored.filter(|s| s.pattern == pattern);
-    let versions = paths.iter().map(|p| location::version(p).map(|(size, modified)| Version { size, modified })).collect::<Result<Vec<_>>>()?;
     let mut collected = if pattern == Pattern::Grid {
         collect_grid(spec, &paths, &versions, stored.as_ref(), stats, progress)?
     } else {

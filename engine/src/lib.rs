@@ -23,6 +23,7 @@ pub mod index_store;
 pub mod indexing;
 pub mod insitu_table;
 pub mod interp;
+pub mod join_cells;
 pub mod near;
 pub mod miniprod;
 pub mod provenance;
@@ -31,6 +32,7 @@ pub mod sample_scan;
 pub mod sample_table;
 pub mod scan_stream;
 pub mod stats_aggregate;
+pub mod step_aggregate;
 pub mod tile_stats;
 pub mod window;
 

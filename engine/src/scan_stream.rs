@@ -78,8 +78,9 @@ where
     Box::pin(RecordBatchStreamAdapter::new(schema, stream))
 }
 
-/// Reads `units` in order, one at a time, each on a blocking thread; stops after the first
-/// error, or once the outputs hold `limit` rows (as `rows` counts them).
+/// Reads `units` in order, each on a blocking thread; stops after the first error, or once the
+/// outputs hold `limit` rows (as `rows` counts them). Without a limit the next unit is read
+/// while the current one is processed downstream (one read ahead).
 pub fn read_units<U, T, F>(
     units: Arc<Vec<U>>,
     limit: Option<usize>,
@@ -91,20 +92,28 @@ where
     T: Send + 'static,
     F: Fn(U) -> Result<T> + Clone + Send + Sync + 'static,
 {
-    let limit = limit.unwrap_or(usize::MAX);
-    let state = (units, 0usize, 0usize);
-    futures::stream::unfold(state, move |(units, next, produced)| {
+    let read_one = move |unit: U| {
         let read = read.clone();
+        async move {
+            tokio::task::spawn_blocking(move || read(unit)).await.map_err(|e| DataFusionError::External(Box::new(e))).and_then(|r| r)
+        }
+    };
+    let Some(limit) = limit else {
+        let units: Vec<U> = units.iter().cloned().collect();
+        return futures::stream::iter(units)
+            .map(read_one)
+            .buffered(2)
+            .scan(false, |failed, out| futures::future::ready((!std::mem::replace(failed, out.is_err())).then_some(out)))
+            .fuse()
+            .boxed();
+    };
+    futures::stream::unfold((units, 0usize, 0usize), move |(units, next, produced)| {
+        let read_one = read_one.clone();
         async move {
             if next >= units.len() || produced >= limit {
                 return None;
             }
-            let unit = units[next].clone();
-            let result = tokio::task::spawn_blocking(move || read(unit))
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))
-                .and_then(|r| r);
-            match result {
+            match read_one(units[next].clone()).await {
                 Ok(out) => {
                     let produced = produced + rows(&out);
                     Some((Ok(out), (units, next + 1, produced)))

@@ -51,7 +51,12 @@ fn build_context(config: SessionConfig, url_table: bool, workers: Option<Arc<dyn
         .with_physical_optimizer_rule(Arc::new(crate::colocate_join::ColocateJoin));
     let state = match workers {
         Some(workers) => crate::distributed::coordinator(builder, workers).build(),
-        None => builder.build(),
+        // Not in distributed plans: JoinKeysExec and StepAggregateExec have no codec, and join
+        // keys would not reach the workers' scans.
+        None => builder
+            .with_physical_optimizer_rule(Arc::new(crate::join_cells::JoinCells))
+            .with_physical_optimizer_rule(Arc::new(crate::step_aggregate::StepAggregate))
+            .build(),
     };
     let mut state = state;
     let factories = state.table_factories_mut();

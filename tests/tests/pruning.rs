@@ -181,6 +181,36 @@ async fn full_scan_reads_more_bytes(format: &str, location: &str) {
     assert!(full["bytes_read"] > 10.0 * small["bytes_read"], "{format}: bytes_read {small:?} vs {full:?}");
 }
 
+/// A join on time, lat and lon reads only the chunks of the keyed cells: day 14 at i 10, j 19
+/// (chunk row 2, column 1) and day 29 at i 19, j 39 (chunk row 3, column 3), one chunk each;
+/// the other 28 files are not opened.
+async fn join_reads_keyed_cells(format: &str, location: &str) {
+    let ctx = daily(format, location).await;
+    let pts = "CREATE TABLE pts AS SELECT column1 AS id, arrow_cast(column2, 'Timestamp(Microsecond, Some(\"UTC\"))') AS t, \
+               column3 AS lat, column4 AS lon FROM (VALUES (1, TIMESTAMP '2020-01-15T00:00:00Z', 0.5, -0.5), \
+               (2, TIMESTAMP '2020-01-30T00:00:00Z', 9.5, 19.5))";
+    common::run(&ctx, pts).await.expect("pts");
+    let q = |t: &str| format!("SELECT p.id, g.sst FROM pts p JOIN {t} g ON g.time = p.t AND g.lat = p.lat AND g.lon = p.lon ORDER BY p.id");
+    let plan = explain_analyze(&ctx, &q("daily")).await;
+    let m = scan_metrics(&plan);
+    for (name, want) in [("granules_read", 2.0), ("chunks_read", 2.0), ("slabs_pruned_by_join", 28.0), ("rows_decoded", 2.0)] {
+        assert_eq!(metric(&m, name, &plan), want, "{format} {name}:\n{plan}");
+    }
+    assert_eq!(rows(&ctx, &q("daily")).await, rows(&ctx, &q("daily_mem")).await, "{format}");
+    // 10 + 14 + 0.25 * 10 + 0.5 * 19 and 10 + 29 + 0.25 * 19 + 0.5 * 39
+    assert_eq!(rows(&ctx, &q("daily")).await, vec!["1 36.0", "2 63.25"], "{format}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netcdf_join_reads_only_keyed_cells() {
+    join_reads_keyed_cells("NETCDF", "daily/*.nc").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zarr_join_reads_only_keyed_cells() {
+    join_reads_keyed_cells("ZARR", "daily_zarr").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn netcdf_one_day_small_box() {
     one_day_small_box("NETCDF", "daily/*.nc").await;
