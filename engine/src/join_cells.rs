@@ -342,6 +342,11 @@ const ALL: u32 = u32::MAX;
 
 impl GranuleCells {
     pub fn new(keys: &JoinKeys, info: &GridInfo, granule: usize) -> Self {
+        let every_step = keys.values[0].is_none();
+        // A granule none of whose times is keyed (most, for sparse match-ups) needs no axis lookup.
+        if !every_step && !(info.has_time && info.time.iter().any(|&t| keys.by_time.contains_key(&(t as u64)))) {
+            return GranuleCells { granule, by_step: Vec::new(), every_step };
+        }
         let index = |axis: usize, values: &[u64]| -> Option<HashMap<u64, u32>> {
             keys.values[axis].as_ref()?;
             Some(values.iter().enumerate().rev().map(|(i, &v)| (v, i as u32)).collect())
@@ -359,14 +364,13 @@ impl GranuleCells {
             };
             rows.iter().filter_map(|&r| Some([at(&depth, 1, r)?, at(&lat, 2, r)?, at(&lon, 3, r)?])).collect()
         };
-        let by_step = if keys.values[0].is_none() {
+        // (A granule without time has NULL times, which match no key: returned above.)
+        let by_step = if every_step {
             vec![keys.by_time.get(&0).map_or_else(Vec::new, |rows| cells_of(rows))]
-        } else if !info.has_time {
-            Vec::new() // NULL times match no key
         } else {
             info.time.iter().map(|&t| keys.by_time.get(&(t as u64)).map_or_else(Vec::new, |rows| cells_of(rows))).collect()
         };
-        GranuleCells { granule, by_step, every_step: keys.values[0].is_none() }
+        GranuleCells { granule, by_step, every_step }
     }
 
     /// The keyed cells of `slab`: the smallest slab holding them all, and their offsets in it
@@ -472,6 +476,9 @@ mod tests {
         assert_eq!(cell_indices(&slab, &offsets).collect::<Vec<_>>(), vec![[1, 0, 1, 2], [2, 0, 2, 1]]);
         // A slab of step 0 only holds no keyed cell.
         assert!(cells.in_slab(&Slab { start: [0, 0, 0, 0], count: [1, 1, 3, 4] }).is_none());
+        // Nor does any slab when no key has one of the granule's times.
+        let k = keys(Some(vec![Some(999)]), vec![Some(0.0)], vec![Some(30.0)]);
+        assert!(GranuleCells::new(&k, &info(), 0).in_slab(&whole).is_none());
     }
 
     #[test]
