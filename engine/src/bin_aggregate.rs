@@ -12,8 +12,7 @@ use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
-use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{exec_datafusion_err, internal_err};
 use datafusion::error::Result;
 use datafusion::execution::memory_pool::MemoryConsumer;
@@ -21,7 +20,6 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_expr::expressions::{CastExpr, Column, IsNotNullExpr, Literal};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, ScalarFunctionExpr};
-use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::execution_plan::EmissionType;
 use datafusion::physical_plan::filter::FilterExec;
@@ -50,23 +48,7 @@ const MAX_CELLS: i64 = 1 << 20;
 #[derive(Debug, Default)]
 pub struct BinAggregate;
 
-impl PhysicalOptimizerRule for BinAggregate {
-    fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_up(|node| Ok(match rewrite(&node)? {
-            Some(new) => Transformed::yes(new),
-            None => Transformed::no(node),
-        }))
-        .data()
-    }
-
-    fn name(&self) -> &str {
-        "bin_aggregate"
-    }
-
-    fn schema_check(&self) -> bool {
-        true
-    }
-}
+crate::node_rule!(BinAggregate, "bin_aggregate", rewrite);
 
 /// What the node computes, in column indexes of its input.
 #[derive(Clone, Debug, PartialEq)]
@@ -856,7 +838,7 @@ mod tests {
             bins.groups().iter().map(|(k, g)| (key(&k[0]), key(&k[1]), g.rows, g.vars[0].count, g.vars[0].sum)).collect();
         groups.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
         // Each unit twice: rows 2 + 2 (NULL v kept) / 2 + 1 (skipped with `keep`), sums doubled.
-        let want = vec![(0.0, -1.0, 2, 2, 2.0), (0.0, 0.0, 1, 0, 0.0), (2e15, -1.0, 2, 2, 10.0), (2e15, 0.0, 2, 2, 12.0)];
+        let want = [(0.0, -1.0, 2, 2, 2.0), (0.0, 0.0, 1, 0, 0.0), (2e15, -1.0, 2, 2, 10.0), (2e15, 0.0, 2, 2, 12.0)];
         assert_eq!(groups[..4], want[..]);
         assert!(groups[4].0.is_nan() && groups[5].0.is_nan());
         assert_eq!((groups[4].2 + groups[5].2, groups[4].4 + groups[5].4), (4, 14.0));

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch, take};
 use datafusion::arrow::datatypes::{DataType, Float64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType};
-use datafusion::common::config::ConfigOptions;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
 use datafusion::common::{JoinSide, JoinType, ScalarValue, internal_err, plan_err};
@@ -23,7 +22,6 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::{CastExpr, Column, Literal};
 use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, ScalarFunctionExpr, conjunction, split_conjunction};
-use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::joins::NestedLoopJoinExec;
 use datafusion::physical_plan::joins::utils::JoinFilter;
@@ -42,19 +40,7 @@ use crate::near::{NearSet, NearSlot, near_scan};
 #[derive(Debug, Default)]
 pub struct ColocateJoin;
 
-impl PhysicalOptimizerRule for ColocateJoin {
-    fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_up(|node| Ok(rewrite(&node)?.map_or_else(|| Transformed::no(node), Transformed::yes))).data()
-    }
-
-    fn name(&self) -> &str {
-        "colocate_join"
-    }
-
-    fn schema_check(&self) -> bool {
-        true
-    }
-}
+crate::node_rule!(ColocateJoin, "colocate_join", rewrite);
 
 /// The three keys (lat, lon, time) of each side, as expressions over that side's schema.
 type Keys = [Arc<dyn PhysicalExpr>; 3];

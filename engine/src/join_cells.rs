@@ -17,14 +17,12 @@ use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Float64Type, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use datafusion::common::JoinType;
 use datafusion::common::NullEquality;
-use datafusion::common::config::ConfigOptions;
 use datafusion::common::internal_err;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::Result;
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::coop::CooperativeExec;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
@@ -47,23 +45,7 @@ const AXIS_NAMES: [&str; 4] = ["time", "depth", "lat", "lon"];
 #[derive(Debug, Default)]
 pub struct JoinCells;
 
-impl PhysicalOptimizerRule for JoinCells {
-    fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_up(|node| Ok(match rewrite(&node)? {
-            Some(new) => Transformed::yes(new),
-            None => Transformed::no(node),
-        }))
-        .data()
-    }
-
-    fn name(&self) -> &str {
-        "join_cells"
-    }
-
-    fn schema_check(&self) -> bool {
-        true
-    }
-}
+crate::node_rule!(JoinCells, "join_cells", rewrite);
 
 /// Where the build side's keys go for the scan: set when the build side ends, cleared when
 /// it starts, so a scan never reads another run's keys.
@@ -344,7 +326,8 @@ impl GranuleCells {
     pub fn new(keys: &JoinKeys, info: &GridInfo, granule: usize) -> Self {
         let every_step = keys.values[0].is_none();
         // A granule none of whose times is keyed (most, for sparse match-ups) needs no axis lookup.
-        if !every_step && !(info.has_time && info.time.iter().any(|&t| keys.by_time.contains_key(&(t as u64)))) {
+        let keyed_time = info.has_time && info.time.iter().any(|&t| keys.by_time.contains_key(&(t as u64)));
+        if !every_step && !keyed_time {
             return GranuleCells { granule, by_step: Vec::new(), every_step };
         }
         let index = |axis: usize, values: &[u64]| -> Option<HashMap<u64, u32>> {

@@ -83,3 +83,29 @@ pub fn product_index(provider: &Arc<dyn TableProvider>) -> Option<&Arc<index::Pr
     }
     provider.downcast_ref::<sample_table::SampleTable>().map(|s| &s.product().index)
 }
+
+/// Implements `PhysicalOptimizerRule` for `$rule` (named `$name`): `$rewrite`, which maps a
+/// node to its replacement or `None`, applied to every node of the plan, bottom-up.
+#[macro_export]
+macro_rules! node_rule {
+    ($rule:ty, $name:literal, $rewrite:path) => {
+        impl datafusion::physical_optimizer::PhysicalOptimizerRule for $rule {
+            fn optimize(
+                &self,
+                plan: std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+                _config: &datafusion::common::config::ConfigOptions,
+            ) -> datafusion::error::Result<std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+                use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+                plan.transform_up(|node| Ok($rewrite(&node)?.map_or_else(|| Transformed::no(node), Transformed::yes))).data()
+            }
+
+            fn name(&self) -> &str {
+                $name
+            }
+
+            fn schema_check(&self) -> bool {
+                true
+            }
+        }
+    };
+}

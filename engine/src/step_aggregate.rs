@@ -11,14 +11,12 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, Float64Array, RecordBatch};
 use datafusion::arrow::compute::sum;
 use datafusion::common::ScalarValue;
-use datafusion::common::config::ConfigOptions;
 use datafusion::common::internal_err;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::execution_plan::EmissionType;
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
@@ -41,23 +39,7 @@ use crate::stats_aggregate::{GroupStats, StateKind, plain_group_by, state_batch}
 #[derive(Debug, Default)]
 pub struct StepAggregate;
 
-impl PhysicalOptimizerRule for StepAggregate {
-    fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_up(|node| Ok(match rewrite(&node)? {
-            Some(new) => Transformed::yes(new),
-            None => Transformed::no(node),
-        }))
-        .data()
-    }
-
-    fn name(&self) -> &str {
-        "step_aggregate"
-    }
-
-    fn schema_check(&self) -> bool {
-        true
-    }
-}
+crate::node_rule!(StepAggregate, "step_aggregate", rewrite);
 
 /// What the node sums, as indexes into the scan's decoded arrays (`columns`, output columns
 /// of the scan): the variables, and the column whose NULL rows are skipped.
