@@ -579,8 +579,10 @@ impl PartitionReader {
         let chunks = join.chunks;
         let decode_time = self.decode_time.clone();
         let _timer = decode_time.timer();
-        // Counted as reader_for counts a whole unit, but for the chunks of the box only.
-        let boxed = Unit { slab, new_chunks: chunks_in(&slab, &chunks), ..unit.clone() };
+        // Counted as reader_for counts a whole unit, but for the chunks of the box only, and the
+        // granule by whichever partition reads it first (its planned first unit may be skipped).
+        let first_of_granule = keys.first_read_of(unit.granule);
+        let boxed = Unit { slab, new_chunks: chunks_in(&slab, &chunks), first_of_granule, ..unit.clone() };
         let reader = self.reader_for(&boxed)?;
         let picked = UInt32Array::from(offsets.clone());
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());

@@ -58,6 +58,16 @@ pub struct JoinKeys {
     values: [Option<Vec<u64>>; 4],
     /// Row numbers by time key (one entry, key 0, when time is not keyed).
     by_time: HashMap<u64, Vec<u32>>,
+    /// Granules some partition of the scan has counted as read in this run.
+    counted: Mutex<std::collections::HashSet<usize>>,
+}
+
+impl JoinKeys {
+    /// Whether `granule` is read for the first time in this run (by any partition): the
+    /// scan's `granules_read` counts it then.
+    pub fn first_read_of(&self, granule: usize) -> bool {
+        self.counted.lock().is_ok_and(|mut c| c.insert(granule))
+    }
 }
 
 /// Which axis each key of a scan's join is on, and where its values arrive.
