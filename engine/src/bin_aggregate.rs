@@ -179,14 +179,8 @@ pub struct BinAggregateExec {
 
 impl BinAggregateExec {
     fn new(input: Arc<dyn ExecutionPlan>, binning: Binning, schema: SchemaRef, display: String) -> Self {
-        let p = input.properties();
-        let props = PlanProperties::new(
-            EquivalenceProperties::new(schema.clone()),
-            Partitioning::UnknownPartitioning(p.partitioning.partition_count()),
-            EmissionType::Final,
-            p.boundedness,
-        );
-        BinAggregateExec { input, binning, schema, display, metrics: ExecutionPlanMetricsSet::new(), cache: Arc::new(props) }
+        let cache = partial_properties(&input, &schema);
+        BinAggregateExec { input, binning, schema, display, metrics: ExecutionPlanMetricsSet::new(), cache }
     }
 
     /// What a worker needs besides the input: the binning, and the output schema (Arrow IPC).
@@ -209,6 +203,17 @@ impl BinAggregateExec {
         let display = desc["display"].as_str().unwrap_or_default().to_string();
         Ok(Arc::new(BinAggregateExec::new(input, binning, schema, display)))
     }
+}
+
+/// The properties of a partial aggregate that emits one batch per partition of `input`, at the end.
+pub(crate) fn partial_properties(input: &Arc<dyn ExecutionPlan>, schema: &SchemaRef) -> Arc<PlanProperties> {
+    let p = input.properties();
+    Arc::new(PlanProperties::new(
+        EquivalenceProperties::new(schema.clone()),
+        Partitioning::UnknownPartitioning(p.partitioning.partition_count()),
+        EmissionType::Final,
+        p.boundedness,
+    ))
 }
 
 fn kind_to_json(k: StateKind) -> (&'static str, usize) {

@@ -16,9 +16,8 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
-use datafusion::physical_plan::execution_plan::EmissionType;
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -29,7 +28,7 @@ use datafusion::physical_plan::{
 use datafusion::arrow::datatypes::SchemaRef;
 use futures::StreamExt;
 
-use crate::bin_aggregate::{describe, f64s, kind_of, not_null_filter, push};
+use crate::bin_aggregate::{describe, f64s, kind_of, not_null_filter, partial_properties, push};
 use crate::grid_scan::{DecodedUnit, GridScanExec, UnitVar};
 use crate::grid_table::GridColumn;
 use crate::stats_aggregate::{GroupStats, StateKind, plain_group_by, state_batch};
@@ -125,14 +124,8 @@ pub struct StepAggregateExec {
 
 impl StepAggregateExec {
     fn new(input: Arc<dyn ExecutionPlan>, steps: Steps, schema: SchemaRef, display: String) -> Self {
-        let p = input.properties();
-        let props = PlanProperties::new(
-            EquivalenceProperties::new(schema.clone()),
-            Partitioning::UnknownPartitioning(p.partitioning.partition_count()),
-            EmissionType::Final,
-            p.boundedness,
-        );
-        StepAggregateExec { input, steps, schema, display, metrics: ExecutionPlanMetricsSet::new(), cache: Arc::new(props) }
+        let cache = partial_properties(&input, &schema);
+        StepAggregateExec { input, steps, schema, display, metrics: ExecutionPlanMetricsSet::new(), cache }
     }
 }
 
