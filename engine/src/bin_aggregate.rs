@@ -496,8 +496,9 @@ impl Bins {
     /// Adds a unit the grid scan decoded to the stack of its slab (`on.keep` and `on.vars`
     /// index its arrays); whether the stacks should be binned now.
     fn stack(unit: &DecodedUnit, on: &InScan, stacks: &mut Stacks) -> Result<bool> {
-        if let ([v], UnitVar::Raw(raw, packing)) = (&on.vars[..], &unit.vars[on.vars[0]])
-            && on.keep.is_none_or(|k| k == *v)
+        if let [v] = on.vars[..]
+            && let Some(UnitVar::Raw(raw, packing)) = unit.vars.get(v)
+            && on.keep.is_none_or(|k| k == v)
             && let Some(full) = stacks.add_raw(unit, raw, packing, on.keep.is_some())
         {
             return Ok(full);
